@@ -1,0 +1,29 @@
+"""The exception tree the library raises; the CLI turns each into one `Error: …` line."""
+
+
+class FeederError(Exception):
+    """Base of every error feeder reports to the user instead of a traceback."""
+
+
+class ConfigError(FeederError):
+    """The configuration file (or the taxonomy it names) is missing or invalid."""
+
+
+class CorpusError(FeederError):
+    """The corpus file cannot be read as a whole (missing, not JSON, truncated, wrong shape)."""
+
+
+class StateError(FeederError):
+    """The state database cannot be opened, upgraded or written."""
+
+
+class OutputError(FeederError):
+    """An output file (feed, page, newsletter) cannot be written."""
+
+
+class MailError(FeederError):
+    """Mail could not be sent, or a subscriber address is invalid."""
+
+
+class LockedError(FeederError):
+    """Another feeder process holds the lock on this state."""
