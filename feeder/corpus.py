@@ -1,0 +1,407 @@
+"""Reading the corpus: stream a JSON array or JSON Lines file and normalise each record."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from .errors import CorpusError
+from .model import Article
+
+# The seed corpus's field names.
+ID, TITLE, URL, TIME, ACCOUNT, CONTENT = (
+    "文章标识符aid",
+    "标题title",
+    "链接url",
+    "时间time",
+    "公众号名称",
+    "finalContent",
+)
+
+CHUNK = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A record that could not be read; the others are still ingested."""
+
+    position: int  # 1-based record number in an array, line number in JSON Lines
+    id: str | None  # the record's id, when it had a readable one
+    reason: str  # what was wrong, naming the field
+
+    def describe(self, path: Path) -> str:
+        where = (
+            f"record {self.position}"
+            if self.id is None
+            else (f"record {self.position} (id {self.id!r})")
+        )
+        return f"{path}: {where} skipped: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Tail:
+    """Where a read stopped: JSON Lines can resume from `offset` on the next poll."""
+
+    offset: int  # bytes of the file that were read completely
+    lines: int  # complete lines (records, blank or not) before `offset`
+    incomplete: bool  # the file ended in a partial line that was left for later
+
+
+class BadRecord(ValueError):
+    """A record's field is missing or invalid; the message names the field."""
+
+
+Item = Article | Skipped
+
+
+def detect_format(path: Path) -> str:
+    """'array' or 'jsonl', from the first character that is not white space."""
+    try:
+        with path.open("rb") as f:
+            while True:
+                chunk = f.read(4096)
+                if not chunk:
+                    raise CorpusError(
+                        f"{path}: the file is empty (expected a JSON array of articles)"
+                    )
+                stripped = chunk.lstrip(b" \t\r\n\xef\xbb\xbf")
+                if stripped:
+                    break
+    except FileNotFoundError:
+        raise CorpusError(f"{path}: corpus file not found") from None
+    except IsADirectoryError:
+        raise CorpusError(f"{path}: is a folder, not a corpus file") from None
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot read corpus: {exc.strerror}") from None
+    first = stripped[:1]
+    if first == b"[":
+        return "array"
+    if first == b"{":
+        return "jsonl"
+    raise CorpusError(
+        f"{path}: not a JSON array or JSON Lines of articles "
+        f"(starts with {stripped[:20].decode('utf-8', 'replace')!r}) (line 1, column 1)"
+    )
+
+
+def scan(
+    path: Path,
+    tz: ZoneInfo,
+    *,
+    start: int = 0,
+    start_line: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[Item]:
+    """Yield each record as an Article or a Skipped, in file order.
+
+    Raises CorpusError when the file as a whole cannot be read; records already yielded
+    must then be discarded by the caller. For JSON Lines the generator's return value is
+    a Tail telling where the next read may resume (`start`, `start_line`).
+    """
+    fmt = detect_format(path)
+    try:
+        f = path.open("rb")
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot read corpus: {exc.strerror}") from None
+    with f:
+        if fmt == "array":
+            yield from _scan_array(path, f, tz, progress)
+            return Tail(offset=f.tell(), lines=0, incomplete=False)
+        return (yield from _scan_lines(path, f, tz, start, start_line, progress))
+
+
+def read_articles(
+    path: Path, tz: ZoneInfo, warn: Callable[[str], None] = lambda _msg: None
+) -> Iterator[Article]:
+    """The articles of a corpus file; each skipped record is reported through `warn`."""
+    for item in scan(path, tz):
+        if isinstance(item, Skipped):
+            warn(item.describe(path))
+        else:
+            yield item
+
+
+# -- JSON array, streamed with ijson ------------------------------------------------
+
+
+class _CountingReader:
+    """Hands the file to ijson while remembering the last chunk, to locate a syntax error."""
+
+    def __init__(self, f: IO[bytes], progress: Callable[[int], None] | None) -> None:
+        self.f = f
+        self.progress = progress
+        self.consumed = 0  # bytes handed out before the current chunk
+        self.chunk = b""
+
+    def read(self, size: int = -1) -> bytes:
+        self.consumed += len(self.chunk)
+        self.chunk = self.f.read(size)
+        if self.progress is not None:
+            self.progress(len(self.chunk))
+        return self.chunk
+
+
+def _scan_array(
+    path: Path, f: IO[bytes], tz: ZoneInfo, progress: Callable[[int], None] | None
+) -> Iterator[Item]:
+    import ijson
+
+    reader = _CountingReader(f, progress)
+    position = 0
+    try:
+        for position, raw in enumerate(ijson.items(reader, "item", buf_size=CHUNK), 1):
+            yield _record(raw, position, tz)
+    except ijson.JSONError as exc:
+        raise CorpusError(f"{path}: {_describe_ijson(exc, reader, path)}") from None
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot read corpus: {exc.strerror}") from None
+    if position == 0 and not _is_array(path):
+        raise CorpusError(f"{path}: not a JSON array of articles")
+
+
+def _is_array(path: Path) -> bool:
+    # ijson yields nothing both for `[]` and for a document of another shape.
+    with path.open("rb") as f:
+        head = f.read(64).lstrip(b" \t\r\n\xef\xbb\xbf")
+    return head.startswith(b"[")
+
+
+def _describe_ijson(exc: Exception, reader: _CountingReader, path: Path) -> str:
+    message = str(exc).strip()
+    headline = message.splitlines()[0] if message else "invalid JSON"
+    if "premature EOF" in message or "Incomplete JSON content" in message:
+        offset = reader.consumed + len(reader.chunk)
+        what = "the JSON array ends before it is closed (truncated, or still being written)"
+    else:
+        offset = reader.consumed + _locate_snippet(message, reader.chunk)
+        what = f"invalid JSON: {headline.split(':', 1)[-1].strip()}"
+    line, column = _line_column(path, offset)
+    return f"{what} (line {line}, column {column})"
+
+
+def _locate_snippet(message: str, chunk: bytes) -> int:
+    """The error's offset inside `chunk`, found from the excerpt yajl prints above its caret."""
+    lines = message.splitlines()
+    for i in range(1, len(lines) - 1):
+        caret = lines[i + 1]
+        if caret.rstrip().endswith("^"):
+            excerpt = lines[i].strip()
+            column = len(caret.rstrip()) - 1 - (len(lines[i]) - len(lines[i].lstrip()))
+            flat = chunk.decode("utf-8", "replace").translate({10: 32, 13: 32, 9: 32})
+            found = flat.find(excerpt)
+            if found >= 0:
+                return len(flat[: found + max(column, 0)].encode("utf-8"))
+    return 0
+
+
+def _line_column(path: Path, offset: int) -> tuple[int, int]:
+    line, line_start, pos = 1, 0, 0
+    with path.open("rb") as f:
+        while pos < offset:
+            chunk = f.read(min(CHUNK, offset - pos))
+            if not chunk:
+                break
+            newlines = chunk.count(b"\n")
+            if newlines:
+                line += newlines
+                line_start = pos + chunk.rindex(b"\n") + 1
+            pos += len(chunk)
+        f.seek(line_start)
+        column = len(f.read(max(offset - line_start, 0)).decode("utf-8", "replace")) + 1
+    return line, column
+
+
+# -- JSON Lines ----------------------------------------------------------------------
+
+
+def _scan_lines(
+    path: Path,
+    f: IO[bytes],
+    tz: ZoneInfo,
+    start: int,
+    start_line: int,
+    progress: Callable[[int], None] | None,
+) -> Iterator[Item]:
+    f.seek(start)
+    offset, number = start, start_line
+    for raw_line in f:
+        if progress is not None:
+            progress(len(raw_line))
+        complete = raw_line.endswith(b"\n")
+        text = raw_line.strip()
+        if not text:
+            if complete:
+                offset += len(raw_line)
+                number += 1
+            continue
+        try:
+            value = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            if not complete:
+                # A last line without its newline is being written: read it next time.
+                return Tail(offset=offset, lines=number, incomplete=True)
+            number += 1
+            offset += len(raw_line)
+            reason = (
+                f"invalid JSON at column {exc.colno}: {exc.msg}"
+                if isinstance(exc, json.JSONDecodeError)
+                else "not UTF-8"
+            )
+            if number == 1 and start == 0:
+                _reject_whole_document(path)
+            yield Skipped(number, None, reason)
+            continue
+        number += 1
+        offset += len(raw_line)
+        yield _record(value, number, tz)
+    return Tail(offset=offset, lines=number, incomplete=False)
+
+
+def _reject_whole_document(path: Path) -> None:
+    """A first line that is not JSON may be a pretty-printed single object: say so."""
+    try:
+        if path.stat().st_size > 64 << 20:  # a document that large is not one article
+            return
+        value = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return
+    kind = type(value).__name__ if not isinstance(value, dict) else "a single object"
+    raise CorpusError(
+        f"{path}: not a list of articles: the file holds {kind} "
+        "(expected a JSON array of article objects, or one object per line) (line 1, column 1)"
+    )
+
+
+# -- One record ----------------------------------------------------------------------
+
+
+def _record(raw: Any, position: int, tz: ZoneInfo) -> Item:
+    if not isinstance(raw, dict):
+        return Skipped(position, None, f"not an object but {_kind(raw)}")
+    ident = raw.get(ID)
+    if isinstance(ident, int) and not isinstance(ident, bool):
+        ident = str(ident)
+    if not isinstance(ident, str) or not clean_line(ident):
+        return Skipped(position, None, f"no id ({ID} missing, empty or not a string)")
+    ident = clean_line(ident)
+    try:
+        return normalise(raw, ident, tz)
+    except BadRecord as exc:
+        return Skipped(position, ident, str(exc))
+
+
+def normalise(raw: dict[str, Any], ident: str, tz: ZoneInfo) -> Article:
+    """Build an Article from one record of the seed schema; BadRecord names the bad field."""
+    title = clean_line(_text_field(raw, TITLE, required=True))
+    if not title:
+        raise BadRecord(f"empty title ({TITLE})")
+    content = clean_text(_text_field(raw, CONTENT))
+    credits = find_credits(content)
+    return Article(
+        id=ident,
+        title=title,
+        url=clean_url(_text_field(raw, URL)),
+        published=parse_time(_text_field(raw, TIME, required=True), tz),
+        account=clean_line(_text_field(raw, ACCOUNT)),
+        content=content,
+        source=credits.get("来源"),
+        author=credits.get("作者"),
+        editor=credits.get("编辑"),
+    )
+
+
+def _text_field(raw: dict[str, Any], key: str, required: bool = False) -> str:
+    value = raw.get(key)
+    if value is None:
+        if required:
+            raise BadRecord(f"no {key}")
+        return ""
+    if not isinstance(value, str):
+        raise BadRecord(f"{key} must be a string, not {_kind(value)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        type(None): "null",
+    }.get(type(value), "a number")
+
+
+# -- Normalising text -----------------------------------------------------------------
+
+# What XML 1.0 cannot carry, plus DEL and the C1 controls that no article means to contain.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_FOOTER = re.compile(r"\s*↓\s*分享(?:\s*↓\s*\S{1,4})*\s*$")
+_BLANK_LINES = re.compile(r"\n(?:[ \t\u3000\xa0]*\n)+")
+_CREDIT = re.compile(r"(来源|作者|编辑)[：:]\s*(.+?)\s*(?=(?:来源|作者|编辑)[：:]|$)")
+_CREDIT_LINES = 12  # credits stand at the end, above the footer
+
+
+def clean_text(text: str) -> str:
+    """Plain text with "\n" line breaks and "\n\n" between paragraphs, safe for XML."""
+    text = html.unescape(text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _NOT_XML.sub("", text)
+    text = _FOOTER.sub("", text)
+    lines = [line.rstrip().replace("\xa0", " ") for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip("\n")
+
+
+def clean_line(text: str) -> str:
+    """One line of plain text: entities decoded once, white space folded."""
+    return " ".join(_NOT_XML.sub("", html.unescape(text)).split())
+
+
+def clean_url(url: str) -> str | None:
+    """The URL if it is http or https (and has a host), else None."""
+    url = url.strip()
+    if _NOT_XML.search(url) or any(c.isspace() for c in url):
+        return None
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() in ("http", "https") and rest and not rest.startswith("/"):
+        return html.unescape(url)
+    return None
+
+
+def find_credits(content: str) -> dict[str, str]:
+    """来源 (source), 作者 (author), 编辑 (editor) named in the closing lines."""
+    found: dict[str, str] = {}
+    for line in content.split("\n")[-_CREDIT_LINES:]:
+        stripped = line.strip()
+        if not stripped.startswith(("来源", "作者", "编辑")):
+            continue
+        for label, value in _CREDIT.findall(stripped):
+            value = value.strip()
+            if value and len(value) <= 80:
+                found[label] = value
+    return found
+
+
+_DATE = re.compile(r"(\d{4})[/\-.](\d{1,2})[/\-.](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+
+
+def parse_time(text: str, tz: ZoneInfo) -> datetime:
+    """`2026/2/5` is that day at 00:00 in `tz`; ISO 8601 with an offset keeps its instant."""
+    text = text.strip()
+    match = _DATE.fullmatch(text)
+    try:
+        if match:
+            parts = [int(p) if p else 0 for p in match.groups()]
+            return datetime(*parts, tzinfo=tz)  # type: ignore[misc]
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRecord(f"unreadable date {TIME}={text!r} (expected e.g. 2026/2/5)") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=tz)
+    return parsed.astimezone(tz)
