@@ -1,0 +1,42 @@
+# Two commands for a fresh machine: `make run` and `make test`. Both set up .venv first,
+# and do it again only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONFIG ?= feeder.toml
+
+.PHONY: run test bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --editable .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --editable '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+## run: set up, then poll the bundled corpus into the bundled SQLite state
+run: $(VENV)/.installed-run
+	$(BIN)/feeder --config $(CONFIG) poll
+
+## test: set up with the test tools, then run the whole test suite
+test: $(VENV)/.installed-test
+	$(BIN)/pytest
+
+## lint: ruff and mypy, as CI would want them
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check feeder tests benchmarks
+	$(BIN)/ruff format --check feeder tests benchmarks
+	$(BIN)/mypy
+
+## bench: the 100,000-article benchmark (slow; prints a table)
+bench: $(VENV)/.installed-run
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf out data/state.db data/state.db.lock benchmarks/work tests/artifacts
