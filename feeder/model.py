@@ -25,8 +25,16 @@ class Article:
     def content_hash(self) -> str:
         """A digest of everything a reader sees; a change means the article was edited."""
         h = hashlib.sha256()
-        for part in (self.title, self.url or "", self.published.isoformat(), self.account,
-                     self.content, self.source or "", self.author or "", self.editor or ""):
+        for part in (
+            self.title,
+            self.url or "",
+            self.published.isoformat(),
+            self.account,
+            self.content,
+            self.source or "",
+            self.author or "",
+            self.editor or "",
+        ):
             h.update(part.encode("utf-8", "surrogatepass"))
             h.update(b"\x00")
         return h.hexdigest()
