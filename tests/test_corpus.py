@@ -78,7 +78,10 @@ def test_other_date_formats(text: str, expected: datetime) -> None:
 
 
 def test_text_normalisation() -> None:
-    raw = "第一段&nbsp;第一行\r第一段第二行\r\r\r第二段 &amp;lt;b&amp;gt;\r\n结尾\x00\x07\ud800\ufffe\r↓分享\r↓点赞\r↓在看\r\r"
+    raw = (
+        "第一段&nbsp;第一行\r第一段第二行\r\r\r第二段 &amp;lt;b&amp;gt;\r\n"
+        "结尾\x00\x07\ud800\ufffe\r↓分享\r↓点赞\r↓在看\r\r"
+    )
     text = clean_text(raw)
     assert text == "第一段 第一行\n第一段第二行\n\n第二段 &lt;b&gt;\n结尾"
 
