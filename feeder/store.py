@@ -18,8 +18,19 @@ from .model import Article, Classification, Entry
 # PRAGMA user_version records how many have run. Never edit a step once released: add one.
 
 
+def _script(db: sqlite3.Connection, sql: str) -> None:
+    """Run several statements inside the open transaction (executescript would commit it)."""
+    statement = ""
+    for line in sql.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+
+
 def _v1(db: sqlite3.Connection) -> None:
-    db.executescript(
+    _script(
+        db,
         """
         CREATE TABLE articles (
             id TEXT PRIMARY KEY,
@@ -65,7 +76,7 @@ def _v1(db: sqlite3.Connection) -> None:
             resume_lines INTEGER,         -- JSON Lines: lines before resume_offset
             resume_check TEXT             -- JSON Lines: digest of the bytes before resume_offset
         );
-        """
+        """,
     )
 
 
