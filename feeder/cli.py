@@ -16,6 +16,9 @@ from .errors import FeederError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# How long a command run by hand waits for a daemon's poll or send to finish.
+LOCK_WAIT = 30.0
+
 
 class Context:
     """What the global options decide, handed to every command."""
@@ -70,3 +73,58 @@ def main(ctx: click.Context, config_path: str | None) -> None:
       feeder --config feeder.toml poll
     """
     ctx.obj = Context(config_path)
+
+
+def warn(message: str) -> None:
+    click.echo(f"Warning: {message}", err=True)
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="Re-read and re-classify everything, even if unchanged.")
+@pass_ctx
+@reports_errors
+def poll(ctx: Context, force: bool) -> None:
+    """Ingest the corpus, classify new and edited articles, refresh the feeds.
+
+    Prints `unchanged` when the corpus file is what the last poll saw, else one line:
+    `N new, M updated, K unchanged, S skipped`.
+
+    \b
+    Example:
+      feeder poll
+      feeder --config /etc/feeder.toml poll --force
+    """
+    from .lock import hold_lock
+    from .poll import run_poll
+
+    config = ctx.config
+    with hold_lock(config.lock_path, "poll", wait=LOCK_WAIT):
+        if sys.stdout.isatty() and config.corpus.path.is_file():
+            with click.progressbar(
+                length=config.corpus.path.stat().st_size, label="Reading corpus", file=sys.stderr
+            ) as bar:
+                result = run_poll(config, force=force, warn=warn, progress=bar.update)
+        else:
+            result = run_poll(config, force=force, warn=warn)
+    click.echo(result.summary())
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@pass_ctx
+@reports_errors
+def status(ctx: Context, as_json: bool) -> None:
+    """Show the corpus, articles per tag and the last poll.
+
+    \b
+    Example:
+      feeder status
+      feeder status --json
+    """
+    from .status import collect_status
+
+    report = collect_status(ctx.config)
+    if as_json:
+        echo_json(report.as_dict())
+    else:
+        click.echo(report.as_text())

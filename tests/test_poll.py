@@ -1,0 +1,193 @@
+"""The poll pipeline and its CLI: counts, idempotence, edits, bad input that loses nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+
+from feeder.cli import main
+from feeder.errors import CorpusError
+from feeder.poll import Outcome, corpus_unchanged, decide, run_poll
+from feeder.store import PollRecord, Store
+
+from .conftest import Site, record, seed_records
+
+NOW = datetime(2026, 2, 6, 8, 0, tzinfo=UTC)
+
+
+def poll(site: Site, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["--config", str(site.config_path), "poll", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def dump(site: Site) -> list[tuple[object, ...]]:
+    """Every row of every table, to compare whole states."""
+    db = sqlite3.connect(site.state)
+    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    rows = [(t, *row) for t in sorted(tables) for row in db.execute(f"SELECT * FROM {t}")]
+    db.close()
+    return sorted(rows, key=repr)
+
+
+def outputs(site: Site) -> dict[str, bytes]:
+    return {str(p.relative_to(site.out)): p.read_bytes() for p in site.out.rglob("*") if p.is_file()}
+
+
+def bump_mtime(site: Site) -> None:
+    stat = site.corpus.stat()
+    os.utime(site.corpus, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+
+def test_decisions() -> None:
+    assert decide(None, "h") is Outcome.NEW
+    assert decide("h", "h") is Outcome.UNCHANGED
+    assert decide("h", "g") is Outcome.UPDATED
+    last = PollRecord(NOW, "/c.json", 10, 99, 0, 0, 0, 0)
+    assert corpus_unchanged(last, "/c.json", 10, 99)  # type: ignore[arg-type]
+    assert not corpus_unchanged(last, "/c.json", 11, 99)  # type: ignore[arg-type]
+    assert not corpus_unchanged(None, "/c.json", 10, 99)  # type: ignore[arg-type]
+
+
+def test_first_poll_ingests_the_seed_corpus_then_says_unchanged(site: Site) -> None:
+    code, out, err = poll(site)
+    assert code == 0, err
+    assert out == "54 new, 0 updated, 0 unchanged, 0 skipped\n"
+    with Store.open(site.state, site.config.tz) as store:
+        assert store.count_articles() == 54
+        assert sum(store.tag_counts().values()) >= 54
+    code, out, _ = poll(site)
+    assert (code, out) == (0, "unchanged\n")
+
+
+def test_polling_twice_leaves_state_and_outputs_identical(site: Site) -> None:
+    run_poll(site.config, now=NOW)
+    state, files = dump(site), outputs(site)
+    bump_mtime(site)  # same bytes, new mtime: the file is read again
+    result = run_poll(site.config, now=NOW)
+    assert (result.new, result.updated, result.kept) == (0, 0, 54)
+    assert result.written == ()
+    assert outputs(site) == files
+    # Only the poll log differs: it records the new mtime.
+    assert [r for r in dump(site) if r[0] != "polls"] == [r for r in state if r[0] != "polls"]
+
+
+def test_an_edit_counts_as_updated_and_an_addition_as_new(site: Site) -> None:
+    run_poll(site.config, now=NOW)
+    records = seed_records()
+    records[0]["finalContent"] += "\r补充一段。"
+    records.append(record("new-1", title="新文章"))
+    site.write_corpus(records)
+    code, out, err = poll(site)
+    assert code == 0, err
+    assert out == "1 new, 1 updated, 53 unchanged, 0 skipped\n"
+    with Store.open(site.state, site.config.tz) as store:
+        by_id = {e.article.id: e for e in store.entries()}
+    edited = by_id[records[0]["文章标识符aid"]]
+    assert edited.article.content.endswith("补充一段。")
+    assert edited.updated > edited.article.published
+
+
+def test_force_reprocesses_an_unchanged_corpus(site: Site) -> None:
+    run_poll(site.config, now=NOW)
+    code, out, _ = poll(site, "--force")
+    assert (code, out) == (0, "0 new, 0 updated, 54 unchanged, 0 skipped\n")
+
+
+def test_bad_records_are_skipped_and_the_rest_ingested(make_site: Callable[..., Site]) -> None:
+    site = make_site([record("a"), {"标题title": "no id"}, record("b", time="someday"), record("c")])
+    code, out, err = poll(site)
+    assert code == 0
+    assert out == "2 new, 0 updated, 0 unchanged, 2 skipped\n"
+    assert "record 2 skipped" in err and "record 3 (id 'b') skipped" in err
+    assert "Traceback" not in err
+
+
+def test_duplicate_ids_last_wins_with_a_warning(make_site: Callable[..., Site]) -> None:
+    site = make_site([record("a", title="第一版"), record("a", title="第二版")])
+    code, out, err = poll(site)
+    assert (code, out) == (0, "1 new, 0 updated, 0 unchanged, 0 skipped\n")
+    assert "'a' appears more than once" in err
+    with Store.open(site.state, site.config.tz) as store:
+        assert [e.article.title for e in store.entries()] == ["第二版"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('[{"文章标识符aid": "x", "标题', "truncated"),
+        ("not json at all", "not a JSON array or JSON Lines"),
+        ('{"a": [1, 2]', "single object"),
+    ],
+)
+def test_a_broken_corpus_changes_nothing(site: Site, content: str, message: str) -> None:
+    run_poll(site.config, now=NOW)
+    state, files = dump(site), outputs(site)
+    site.corpus.write_text(content, encoding="utf-8")
+    code, out, err = poll(site)
+    assert code == 1
+    assert out == ""
+    assert err.startswith(f"Error: {site.corpus}: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert dump(site) == state
+    assert outputs(site) == files
+    # Once the file is whole again, the next poll goes through.
+    site.write_corpus(seed_records() + [record("late")])
+    assert poll(site)[1] == "1 new, 0 updated, 54 unchanged, 0 skipped\n"
+
+
+def test_missing_corpus_is_one_error_line(site: Site) -> None:
+    site.corpus.unlink()
+    code, out, err = poll(site)
+    assert code == 1 and err == f"Error: {site.corpus}: corpus file not found\n"
+    with pytest.raises(CorpusError):
+        run_poll(site.config)
+
+
+def test_articles_that_disappear_stay(site: Site) -> None:
+    run_poll(site.config, now=NOW)
+    site.write_corpus(seed_records()[:10])
+    result = run_poll(site.config, now=NOW)
+    assert (result.new, result.updated, result.kept) == (0, 0, 10)
+    with Store.open(site.state, site.config.tz) as store:
+        assert store.count_articles() == 54
+
+
+def test_json_lines_corpus(make_site: Callable[..., Site]) -> None:
+    site = make_site()
+    site.write_jsonl(seed_records())
+    assert poll(site)[1] == "54 new, 0 updated, 0 unchanged, 0 skipped\n"
+
+
+def test_a_retuned_taxonomy_reclassifies_stored_articles(site: Site) -> None:
+    run_poll(site.config, now=NOW)
+    taxonomy = site.root / "data" / "taxonomy.toml"
+    taxonomy.write_text(taxonomy.read_text(encoding="utf-8") + "\n# retuned\n", encoding="utf-8")
+    result = run_poll(site.config, now=NOW)
+    assert not result.unchanged
+    assert result.reclassified == 54
+
+
+def test_status_reports_the_last_poll(site: Site) -> None:
+    run_poll(site.config, now=NOW)
+    result = CliRunner().invoke(main, ["--config", str(site.config_path), "status", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["articles"] == 54
+    assert report["last_poll"]["new"] == 54
+    assert report["corpus"] == str(site.corpus)
+
+
+def test_bad_config_is_one_error_line(site: Site) -> None:
+    site.config_path.write_text("[output]\nmax_entrys = 5\n", encoding="utf-8")
+    code, _, err = poll(site)
+    assert code == 1
+    assert err == (
+        f"Error: {site.config_path}: unknown key output.max_entrys "
+        "(known in [output]: dir, base_url, max_entries)\n"
+    )
