@@ -80,7 +80,9 @@ def warn(message: str) -> None:
 
 
 @main.command()
-@click.option("--force", is_flag=True, help="Re-read and re-classify everything, even if unchanged.")
+@click.option(
+    "--force", is_flag=True, help="Re-read and re-classify everything, even if unchanged."
+)
 @pass_ctx
 @reports_errors
 def poll(ctx: Context, force: bool) -> None:

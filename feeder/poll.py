@@ -43,7 +43,10 @@ class PollResult:
     def summary(self) -> str:
         if self.unchanged:
             return "unchanged"
-        return f"{self.new} new, {self.updated} updated, {self.kept} unchanged, {self.skipped} skipped"
+        return (
+            f"{self.new} new, {self.updated} updated, {self.kept} unchanged, "
+            f"{self.skipped} skipped"
+        )
 
 
 def decide(stored_hash: str | None, content_hash: str) -> Outcome:
