@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -342,8 +343,9 @@ def _kind(value: Any) -> str:
 
 # What XML 1.0 cannot carry, plus DEL and the C1 controls that no article means to contain.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_FOOTER = re.compile(r"\s*↓\s*分享(?:\s*↓\s*\S{1,4})*\s*$")
-_BLANK_LINES = re.compile(r"\n(?:[ \t\u3000\xa0]*\n)+")
+_FOOTER_START = "↓分享"
+_FOOTER_REST = re.compile(r"(?:\s*↓\s*\S{1,4})*\s*")
+_SPACE = re.compile(r"\s")
 _CREDIT = re.compile(r"(来源|作者|编辑)[：:]\s*(.+?)\s*(?=(?:来源|作者|编辑)[：:]|$)")
 _CREDIT_LINES = 12  # credits stand at the end, above the footer
 
@@ -353,9 +355,14 @@ def clean_text(text: str) -> str:
     text = html.unescape(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _NOT_XML.sub("", text)
-    text = _FOOTER.sub("", text)
-    lines = [line.rstrip().replace("\xa0", " ") for line in text.split("\n")]
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip("\n")
+    footer = text.rfind(_FOOTER_START)
+    if footer >= 0 and _FOOTER_REST.fullmatch(text, footer + len(_FOOTER_START)):
+        text = text[:footer]
+    # rstrip() also removes full-width and no-break spaces, so blank lines become empty.
+    text = "\n".join(line.rstrip() for line in text.split("\n")).replace("\xa0", " ")
+    while "\n\n\n" in text:  # str.replace is several times faster than a regex here
+        text = text.replace("\n\n\n", "\n\n")
+    return text.strip("\n")
 
 
 def clean_line(text: str) -> str:
@@ -366,7 +373,7 @@ def clean_line(text: str) -> str:
 def clean_url(url: str) -> str | None:
     """The URL if it is http or https (and has a host), else None."""
     url = url.strip()
-    if _NOT_XML.search(url) or any(c.isspace() for c in url):
+    if _NOT_XML.search(url) or _SPACE.search(url):
         return None
     scheme, _, rest = url.partition("://")
     if scheme.lower() in ("http", "https") and rest and not rest.startswith("/"):
@@ -391,6 +398,7 @@ def find_credits(content: str) -> dict[str, str]:
 _DATE = re.compile(r"(\d{4})[/\-.](\d{1,2})[/\-.](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 
 
+@functools.lru_cache(maxsize=4096)  # a corpus has far fewer distinct dates than articles
 def parse_time(text: str, tz: ZoneInfo) -> datetime:
     """`2026/2/5` is that day at 00:00 in `tz`; ISO 8601 with an offset keeps its instant."""
     text = text.strip()
