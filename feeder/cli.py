@@ -130,3 +130,56 @@ def status(ctx: Context, as_json: bool) -> None:
         echo_json(report.as_dict())
     else:
         click.echo(report.as_text())
+
+
+@main.command()
+@pass_ctx
+@reports_errors
+def build(ctx: Context) -> None:
+    """Rebuild the feeds, OPML and index page from the state.
+
+    Does not poll the corpus. Prints each file rewritten; a file whose bytes would
+    not change is left untouched (same mtime, so HTTP caches stay valid).
+
+    \b
+    Example:
+      feeder build
+    """
+    from .feeds import rebuild
+    from .lock import hold_lock
+
+    config = ctx.config
+    with hold_lock(config.lock_path, "build", wait=LOCK_WAIT):
+        written = rebuild(config)
+    for path in written:
+        click.echo(f"wrote {path}")
+    if not written:
+        click.echo("up to date")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on; 0 picks a free one.",
+)
+@pass_ctx
+@reports_errors
+def serve(ctx: Context, host: str, port: int) -> None:
+    """Serve the feeds, OPML and index page over HTTP.
+
+    Serves the output folder until Ctrl-C. Sends ETag and Last-Modified, and answers
+    304 Not Modified to readers that already have the current version. Logs one line
+    per request to stderr.
+
+    \b
+    Example:
+      feeder serve
+      feeder serve --host 0.0.0.0 --port 8080
+    """
+    from .serve import serve as serve_folder
+
+    serve_folder(ctx.config.output.dir, host, port)

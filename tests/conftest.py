@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from feeder.config import Config, load_config
+from feeder.config import Config, load_config, parse_config
+from feeder.feeds import publish
+from feeder.model import Article, Classification, Tag
+from feeder.serve import FeedServer, make_server, start_in_thread
+from feeder.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CORPUS = ROOT / "data" / "corpus.json"
@@ -87,3 +94,170 @@ def make_site(tmp_path: Path) -> Callable[..., Site]:
 def site(make_site: Callable[..., Site]) -> Site:
     """A site with the bundled 54-article corpus."""
     return make_site()
+
+
+# -- Feeds: hand-made articles in a real Store, published, served on 127.0.0.1 -----------
+
+FEED_TAGS = (
+    Tag("policy", "政策", "政府政策、规划与通知"),
+    Tag("research", "科研", "科研成果与学术活动"),
+    Tag("industry", "产业", "企业与产业动态"),
+)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+POLL_TIME = datetime(2026, 2, 6, 1, 0, tzinfo=UTC)
+
+
+def make_article(
+    ident: str,
+    day: str = "2026-02-05",
+    title: str = "标题",
+    content: str = "正文",
+    *,
+    url: str | None = "",
+    author: str | None = None,
+    account: str = "上海科技",
+) -> Article:
+    """An article as the corpus layer gives it; `url=""` means one made from the id."""
+    return Article(
+        id=ident,
+        title=title,
+        url=f"https://mp.weixin.qq.com/s/{quote(ident, safe='')}" if url == "" else url,
+        published=datetime.fromisoformat(day).replace(tzinfo=SHANGHAI),
+        account=account,
+        content=content,
+        author=author,
+    )
+
+
+def sample_articles() -> list[tuple[Article, tuple[str, ...]]]:
+    """Seven articles and their tags: ties on one day, markup, an odd id, no URL, no tag."""
+    return [
+        (
+            make_article(
+                "2650224682_1",
+                "2026-02-05",
+                "AI的下一个前沿阵地是什么？周伯文谈AI精专通才之路",
+                "如果说ChatGPT让大模型成了“通才”，AlphaFold让AI成了“专家”，那么接下来的AI该往"
+                "哪儿走？在上海人工智能实验室主任、首席科学家周伯文看来，科学发现是AI的下一个前沿"
+                "阵地，它既是推理智能的终极试炼场，也是“通专融合AGI”的验证舞台。\n\n"
+                "近日，第四十届人工智能协会年会（AAAI 2026）在新加坡召开。\n作者：查睿",
+                author="查睿",
+            ),
+            ("research",),
+        ),
+        (
+            make_article(
+                "2650224681_1",
+                "2026-02-04",
+                "面向“十五五”：强科创，激发新动能",
+                "强化科技创新策源功能。\n\n推动产业升级。",
+            ),
+            ("policy", "industry"),
+        ),
+        (
+            make_article(
+                "2650224675_1",
+                "2026-02-04",
+                "【通知】关于公布2025年度上海市科技小巨人企业名单的通知",
+                "各有关单位：现将名单予以公布。",
+            ),
+            ("policy",),
+        ),
+        (
+            make_article(
+                "2650224657_2",
+                "2026-02-04",
+                "<b>标签</b> & “引号”不是标记",
+                "第一段<script>alert('x')</script>\n第二行 a < b && c > d\n\n第二段 &amp; 更多",
+            ),
+            ("policy",),
+        ),
+        (
+            make_article("odd/../id with space", "2026-02-03", "编号里有斜杠和空格", "正文。"),
+            ("policy",),
+        ),
+        (
+            make_article("no-url", "2026-02-02", "没有原文链接", "只有正文。", url=None),
+            ("industry",),
+        ),
+        (make_article("2650224500_1", "2026-02-01", "未分类的文章", "正文。"), ()),
+    ]
+
+
+@dataclass
+class FeedState:
+    """A real state file and config whose outputs go to `out`."""
+
+    config: Config
+    store: Store
+
+    @property
+    def out(self) -> Path:
+        return self.config.output.dir
+
+    def poll(
+        self, articles: Sequence[tuple[Article, Sequence[str]]], now: datetime = POLL_TIME
+    ) -> list[Path]:
+        """Store new or edited articles with their tags, then publish, as a poll does.
+
+        Stands in for feeder.poll.run_poll with tags chosen by the test, not the classifier.
+        """
+        with self.store.transaction():
+            known = self.store.known_hashes()
+            for article, tags in articles:
+                digest = article.content_hash
+                if known.get(article.id) == digest:
+                    continue
+                edited = article.id in known
+                self.store.put_article(article, digest, now, edited=edited)
+                self.store.set_tags(article.id, Classification(tags=tuple(tags)))
+            return publish(self.store, FEED_TAGS, self.config)
+
+
+def open_feed_state(root: Path, base_url: str, extra: str = "") -> FeedState:
+    config = parse_config(
+        f'[output]\ndir = "out"\nbase_url = "{base_url}"\n{extra}'
+        '[state]\npath = "state/state.db"\n',
+        root,
+    )
+    return FeedState(config, Store.open(config.state.path, config.tz))
+
+
+@pytest.fixture
+def feed_state(tmp_path: Path) -> Iterator[FeedState]:
+    """An empty state publishing under http://127.0.0.1:8000/ (nothing is served)."""
+    state = open_feed_state(tmp_path, "http://127.0.0.1:8000/")
+    yield state
+    state.store.close()
+
+
+@dataclass
+class Served:
+    """The output folder served by feeder.serve on 127.0.0.1, and its request log."""
+
+    state: FeedState
+    server: FeedServer
+    log: list[str]
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def feed_urls(self) -> dict[str, str]:
+        names = ["all", *(tag.id for tag in FEED_TAGS)]
+        return {name: f"{self.url}feeds/{name}.atom" for name in names}
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    """A state whose base_url is a running feeder server (on a free port)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    log: list[str] = []
+    server = make_server(out, "127.0.0.1", 0, log=log.append)
+    start_in_thread(server)
+    state = open_feed_state(tmp_path, server.url)
+    yield Served(state, server, log)
+    server.shutdown()
+    server.server_close()
+    state.store.close()
