@@ -215,13 +215,10 @@ def _check_values(config: Config, where: str) -> None:
 
 
 def _check_cron(line: str, where: str) -> None:
-    # Validated by APScheduler's own parser so the daemon can never meet a line it rejects;
-    # imported here only, to keep it off the start-up path of commands that never see it.
-    from apscheduler.triggers.cron import CronTrigger
+    # Parsed by the daemon's own parser, so the daemon can never meet a line it rejects.
+    from .daemon import cron_trigger
 
     try:
-        CronTrigger.from_crontab(line)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(
-            f"{where}schedule.newsletter_cron: bad crontab line {line!r}: {exc}"
-        ) from None
+        cron_trigger(line, ZoneInfo("UTC"))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}{exc}") from None

@@ -122,7 +122,7 @@ def test_duplicate_ids_last_wins_with_a_warning(make_site: Callable[..., Site]) 
     [
         ('[{"文章标识符aid": "x", "标题', "truncated"),
         ("not json at all", "not a JSON array or JSON Lines"),
-        ('{"a": [1, 2]', "single object"),
+        ('{\n "a": [1, 2]\n}\n', "single object"),
     ],
 )
 def test_a_broken_corpus_changes_nothing(site: Site, content: str, message: str) -> None:
