@@ -1,0 +1,5 @@
+"""`python -m feeder`: the same as the `feeder` command."""
+
+from .cli import main
+
+main()

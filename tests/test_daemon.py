@@ -1,0 +1,202 @@
+"""The daemon: the due-week decision, and the real process polling, sending, refusing, stopping."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from smtpdfix import SMTPDFix
+
+from feeder.daemon import cron_trigger, due_week, latest_slot
+from feeder.newsletter import week_bounds
+
+from .conftest import Site, record, seed_records
+
+TZ = ZoneInfo("Asia/Shanghai")
+MONDAY_8 = cron_trigger("0 8 * * mon", TZ)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=TZ)
+
+
+# -- The decision, driven through `now` ------------------------------------------------------
+
+
+def test_latest_slot_is_the_newest_fire_time_not_after_now() -> None:
+    assert latest_slot(at("2026-02-04 12:00"), MONDAY_8) == at("2026-02-02 08:00")
+    assert latest_slot(at("2026-02-02 08:00"), MONDAY_8) == at("2026-02-02 08:00")
+    assert latest_slot(at("2026-02-02 07:59"), MONDAY_8) == at("2026-01-26 08:00")
+
+
+def test_the_slot_sends_the_last_full_week_until_the_ledger_has_it() -> None:
+    def nothing_done(key: str) -> bool:
+        return False
+
+    assert due_week(at("2026-02-02 08:00"), MONDAY_8, TZ, nothing_done) == "2026-W05"
+    assert due_week(at("2026-02-02 07:59"), MONDAY_8, TZ, nothing_done) == "2026-W04"
+    assert due_week(at("2026-02-02 09:00"), MONDAY_8, TZ, lambda k: k == "2026-W05") is None
+
+
+def test_a_month_off_catches_up_only_the_latest_slot() -> None:
+    asked: list[str] = []
+
+    def done(key: str) -> bool:
+        asked.append(key)
+        return False
+
+    assert due_week(at("2026-03-04 10:00"), MONDAY_8, TZ, done) == "2026-W09"
+    assert asked == ["2026-W09"]
+
+
+def test_a_sunday_evening_slot_sends_the_week_before_not_the_one_ending() -> None:
+    sunday = cron_trigger("0 20 * * sun", TZ)
+    assert due_week(at("2026-02-01 21:00"), sunday, TZ, lambda k: False) == "2026-W04"
+
+
+# -- The real process --------------------------------------------------------------------------
+
+
+class Running:
+    """A `feeder daemon` subprocess whose stderr is collected."""
+
+    def __init__(self, site: Site) -> None:
+        self.log_path = site.root / f"daemon-{time.monotonic_ns()}.log"
+        self.log = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "feeder", "--config", str(site.config_path), "daemon"],
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+    def text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8")
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=20)
+        self.log.close()
+        return code
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+@pytest.fixture
+def daemon_site(make_site: Callable[..., Site]) -> Iterator[Site]:
+    yield make_site(extra="[schedule]\npoll_seconds = 1\n")
+
+
+def test_daemon_polls_refuses_a_second_and_stops_on_sigterm(daemon_site: Site) -> None:
+    site = daemon_site
+    all_atom = site.out / "feeds" / "all.atom"
+    daemon = Running(site)
+    try:
+        assert wait_for(all_atom.exists), daemon.text()
+        assert wait_for(lambda: "poll: 54 new" in daemon.text()), daemon.text()
+
+        second = subprocess.run(
+            [sys.executable, "-m", "feeder", "--config", str(site.config_path), "daemon"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert second.returncode == 1
+        assert second.stderr == (
+            f"Error: another feeder daemon (pid {daemon.proc.pid}) holds "
+            f"{site.root / 'data' / 'state.db.lock'}\n"
+        )
+
+        status = subprocess.run(
+            [sys.executable, "-m", "feeder", "--config", str(site.config_path), "status", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        report = json.loads(status.stdout)
+        assert report["daemon_pid"] == daemon.proc.pid
+        assert report["next_poll"] is not None and report["next_newsletter"] is not None
+
+        site.write_corpus([*seed_records(), record("fresh-1", title="刚刚到达的文章")])
+        assert wait_for(lambda: "刚刚到达的文章" in all_atom.read_text(encoding="utf-8"), 10)
+    finally:
+        code = daemon.stop()
+    log = daemon.text()
+    assert code == 0, log
+    assert "Traceback" not in log
+    assert "daemon stopped" in log
+    assert "poll: 1 new, 0 updated, 54 unchanged, 0 skipped" in log
+
+
+def test_a_missed_slot_is_sent_once_and_not_again_after_a_restart(
+    make_site: Callable[..., Site],
+) -> None:
+    # The last Monday 08:00 has passed; its issue is the week before it. Put articles there.
+    now = datetime.now(TZ)
+    slot = latest_slot(now, MONDAY_8)
+    assert slot is not None
+    week_start, _ = week_bounds(_week_before(slot), TZ)
+    day = week_start + timedelta(days=2)
+    records = [
+        record(f"w-{i}", title=f"本周文章{i}", time=f"{day.year}/{day.month}/{day.day}")
+        for i in range(3)
+    ]
+    with SMTPDFix("127.0.0.1") as smtpd:
+        site = make_site(
+            records,
+            extra=(
+                '[schedule]\npoll_seconds = 1\nnewsletter_cron = "0 8 * * mon"\n'
+                f'[smtp]\nhost = "127.0.0.1"\nport = {smtpd.port}\ntimeout = 5\n'
+            ),
+        )
+        for email in ("a@example.org", "b@example.org"):
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "feeder",
+                    "--config",
+                    str(site.config_path),
+                    "subscribers",
+                    "add",
+                    email,
+                ],
+                check=True,
+                capture_output=True,
+            )
+        first = Running(site)
+        try:
+            assert wait_for(lambda: len(smtpd.messages) >= 2), first.text()
+            assert wait_for(lambda: "poll: unchanged" in first.text()), first.text()
+        finally:
+            assert first.stop() == 0, first.text()
+        second = Running(site)
+        try:
+            assert wait_for(lambda: second.text().count("poll:") >= 3), second.text()
+        finally:
+            assert second.stop() == 0, second.text()
+        recipients = sorted(m["To"] for m in smtpd.messages)
+    assert recipients == ["a@example.org", "b@example.org"]
+    assert "is due: sending" not in second.text()
+    assert "Traceback" not in first.text() + second.text()
+
+
+def _week_before(slot: datetime) -> str:
+    year, week, _ = (slot - timedelta(days=7)).isocalendar()
+    return f"{year}-W{week:02d}"
