@@ -183,3 +183,245 @@ def serve(ctx: Context, host: str, port: int) -> None:
     from .serve import serve as serve_folder
 
     serve_folder(ctx.config.output.dir, host, port)
+
+
+# -- Newsletter and subscribers ------------------------------------------------------------
+
+
+def _check_week(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from .newsletter import parse_week_key
+
+    if value is not None:
+        try:
+            parse_week_key(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def week_option(func: F) -> F:
+    return click.option(
+        "--week",
+        metavar="YYYY-Www",
+        callback=_check_week,
+        show_default="the last full week",
+        help="The issue's ISO week, in schedule.timezone, e.g. 2026-W05.",
+    )(func)
+
+
+@main.group()
+def newsletter() -> None:
+    """Render and send the weekly newsletter.
+
+    \b
+    Example:
+      feeder newsletter render --week 2026-W05
+      feeder newsletter send
+    """
+
+
+@newsletter.command()
+@week_option
+@pass_ctx
+@reports_errors
+def render(ctx: Context, week: str | None) -> None:
+    """Write one issue's HTML, text and .eml into OUTPUT/newsletter/ to review.
+
+    An issue that was already sent is written as it was sent; any other week as it would
+    be sent now. Prints each file rewritten.
+
+    \b
+    Example:
+      feeder newsletter render
+      feeder newsletter render --week 2026-W05
+    """
+    from datetime import UTC, datetime
+
+    from .mailer import write_preview
+    from .newsletter import last_full_week
+    from .store import Store
+
+    config = ctx.config
+    key = week or last_full_week(datetime.now(UTC), config.tz)
+    with Store.open(config.state.path, config.tz) as store:
+        written = write_preview(store, config, key)
+    for path in written:
+        click.echo(f"wrote {path}")
+    if not written:
+        click.echo(f"{key}: up to date")
+
+
+@newsletter.command()
+@week_option
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    show_default=True,
+    help="Say what would be sent; send and record nothing.",
+)
+@click.option(
+    "--retry-unknown",
+    is_flag=True,
+    show_default=True,
+    help="Also resend to recipients an interrupted run left in doubt (they may get two).",
+)
+@pass_ctx
+@reports_errors
+def send(ctx: Context, week: str | None, dry_run: bool, retry_unknown: bool) -> None:
+    """Send one issue to every subscriber who does not have it yet.
+
+    Safe to rerun: nobody gets an issue twice, and a week already sent sends nothing. A
+    recipient whose message was in flight when a run died is left in doubt (see `feeder
+    status`) until --retry-unknown. Exits 1 unless every recipient has the issue.
+
+    \b
+    Example:
+      feeder newsletter send --dry-run
+      FEEDER_SMTP_PASSWORD=… feeder newsletter send --week 2026-W05
+    """
+    from datetime import UTC, datetime
+
+    from .errors import MailError
+    from .lock import hold_lock
+    from .mailer import send_issue
+    from .newsletter import last_full_week
+    from .store import Store
+
+    config = ctx.config
+    now = datetime.now(UTC).replace(microsecond=0)
+    key = week or last_full_week(now, config.tz)
+    with (
+        hold_lock(config.lock_path, "newsletter send", wait=LOCK_WAIT),
+        Store.open(config.state.path, config.tz) as store,
+    ):
+        report = send_issue(
+            store, config, key, now=now, retry_unknown=retry_unknown, dry_run=dry_run
+        )
+    click.echo(report.summary())
+    if not report.complete:
+        raise MailError(report.error())
+
+
+@main.group()
+def subscribers() -> None:
+    """Add, remove, list and import newsletter subscribers (kept in the state file).
+
+    \b
+    Example:
+      feeder subscribers add reader@example.org --name 张三
+      feeder subscribers import subscribers.txt
+    """
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--name", default="", show_default=True, help="Display name in the To header.")
+@pass_ctx
+@reports_errors
+def subscribers_add(ctx: Context, email: str, name: str) -> None:
+    """Subscribe EMAIL (checked and normalised); again after a removal is fine.
+
+    \b
+    Example:
+      feeder subscribers add reader@example.org --name 张三
+    """
+    from datetime import UTC, datetime
+
+    from .mailer import add_subscriber
+    from .store import Store
+
+    config = ctx.config
+    with Store.open(config.state.path, config.tz) as store:
+        address, added = add_subscriber(store, email, name, now=datetime.now(UTC))
+    click.echo(f"subscribed {address}" if added else f"{address} was already subscribed")
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@pass_ctx
+@reports_errors
+def subscribers_remove(ctx: Context, email: str) -> None:
+    """Unsubscribe EMAIL; issues already being sent skip it from now on.
+
+    \b
+    Example:
+      feeder subscribers remove reader@example.org
+    """
+    from datetime import UTC, datetime
+
+    from .mailer import remove_subscriber
+    from .store import Store
+
+    config = ctx.config
+    with Store.open(config.state.path, config.tz) as store:
+        address, removed = remove_subscriber(store, email, now=datetime.now(UTC))
+    click.echo(f"unsubscribed {address}" if removed else f"{address} was not subscribed")
+
+
+@subscribers.command("list")
+@click.option(
+    "--all", "everyone", is_flag=True, show_default=True, help="Include unsubscribed addresses."
+)
+@click.option("--json", "as_json", is_flag=True, show_default=True, help="Print JSON.")
+@pass_ctx
+@reports_errors
+def subscribers_list(ctx: Context, everyone: bool, as_json: bool) -> None:
+    """List subscribers: address, then name, one a line.
+
+    \b
+    Example:
+      feeder subscribers list
+      feeder subscribers list --all --json
+    """
+    from .store import Store
+
+    config = ctx.config
+    with Store.open(config.state.path, config.tz) as store:
+        people = store.subscribers(include_removed=everyone)
+    if as_json:
+        echo_json(
+            [
+                {
+                    "email": p.email,
+                    "name": p.name,
+                    "added_at": p.added_at.isoformat(),
+                    "removed_at": p.removed_at.isoformat() if p.removed_at else None,
+                }
+                for p in people
+            ]
+        )
+        return
+    for p in people:
+        line = f"{p.email}\t{p.name}" if p.name else p.email
+        click.echo(f"{line}\t(unsubscribed)" if p.removed_at else line)
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@pass_ctx
+@reports_errors
+def subscribers_import(ctx: Context, file: str) -> None:
+    """Subscribe every address in FILE: one a line, `addr` or `Name <addr>`.
+
+    Blank lines and lines starting with # are skipped. A bad line is reported with its
+    number and the others are still imported.
+
+    \b
+    Example:
+      feeder subscribers import subscribers.txt
+    """
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from .mailer import import_subscribers
+    from .store import Store
+
+    config = ctx.config
+    with Store.open(config.state.path, config.tz) as store:
+        report = import_subscribers(store, Path(file), now=datetime.now(UTC))
+    for number, problem in report.bad:
+        warn(f"{file}:{number}: {problem}")
+    click.echo(
+        f"{report.added} subscribed, {report.already} already subscribed, "
+        f"{len(report.bad)} bad lines"
+    )
