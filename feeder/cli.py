@@ -185,6 +185,44 @@ def serve(ctx: Context, host: str, port: int) -> None:
     serve_folder(ctx.config.output.dir, host, port)
 
 
+@main.command()
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="Least severe event to log to stderr.",
+)
+@pass_ctx
+@reports_errors
+def daemon(ctx: Context, log_level: str) -> None:
+    """Run in the foreground: poll on an interval, send the newsletter on schedule.
+
+    Polls every schedule.poll_seconds and sends the last full week's issue at
+    schedule.newsletter_cron; at start-up and after every poll it sends the latest
+    missed issue, once. SIGTERM or SIGINT finish the current job, then exit 0.
+
+    \b
+    Example:
+      feeder --config /etc/feeder/feeder.toml daemon --log-level info
+    """
+    import logging
+
+    from .daemon import run_daemon
+
+    config = ctx.config  # a bad config fails here, before anything is logged
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    # APScheduler logs every job start and end at INFO: noise next to our one line per event.
+    logging.getLogger("apscheduler").setLevel(
+        max(logging.WARNING, logging.getLevelName(log_level.upper()))
+    )
+    run_daemon(config)
+
+
 # -- Newsletter and subscribers ------------------------------------------------------------
 
 
@@ -425,3 +463,128 @@ def subscribers_import(ctx: Context, file: str) -> None:
         f"{report.added} subscribed, {report.already} already subscribed, "
         f"{len(report.bad)} bad lines"
     )
+
+
+# -- Categories ----------------------------------------------------------------------------
+
+
+@main.command("classify")
+@click.option(
+    "--corpus",
+    "corpus_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    show_default="corpus.path in the config",
+    help="Corpus file to classify (JSON array or JSON Lines).",
+)
+@click.option(
+    "--taxonomy",
+    "taxonomy_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    show_default="taxonomy.path in the config",
+    help="Taxonomy to classify with, e.g. a copy being retuned.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print a JSON array of {"id", "title", "tags", "scores"}.',
+)
+@click.option(
+    "--explain", is_flag=True, help="Show each article's scores and the signals behind them."
+)
+@pass_ctx
+@reports_errors
+def classify_command(
+    ctx: Context, corpus_path: str | None, taxonomy_path: str | None, as_json: bool, explain: bool
+) -> None:
+    """Tag the articles of a corpus file; reads and writes no state.
+
+    Prints one line per article: id, tags (primary first, "-" for none) and title.
+    With --json and --explain, each object also lists its "hits".
+
+    \b
+    Example:
+      feeder classify --explain | less
+      feeder classify --corpus new.json --json > tags.json
+    """
+    from pathlib import Path
+
+    from .classify import Classifier, as_record, load_taxonomy
+    from .classify import explain as explain_verdict
+    from .corpus import read_articles
+
+    config = ctx.config
+    taxonomy = load_taxonomy(Path(taxonomy_path) if taxonomy_path else config.taxonomy.path)
+    classifier = Classifier(taxonomy)
+    corpus = Path(corpus_path) if corpus_path else config.corpus.path
+    records = []
+    for article in read_articles(corpus, config.tz, warn):
+        verdict = classifier.classify_article(article)
+        if as_json:
+            records.append(as_record(article, verdict, hits=explain))
+        elif explain:
+            click.echo(explain_verdict(article, verdict, taxonomy) + "\n")
+        else:
+            click.echo(f"{article.id}\t{','.join(verdict.tags) or '-'}\t{article.title}")
+    if as_json:
+        echo_json(records)
+
+
+@main.command("eval")
+@click.option(
+    "--labels",
+    "labels_path",
+    metavar="FILE",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Labels to score against: {id: {primary, also, allowed}}, see labels/GUIDE.md.",
+)
+@click.option(
+    "--corpus",
+    "corpus_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    show_default="corpus.path in the config",
+    help="Corpus file holding the labelled articles.",
+)
+@click.option(
+    "--taxonomy",
+    "taxonomy_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    show_default="taxonomy.path in the config",
+    help="Taxonomy to score, e.g. a copy being retuned.",
+)
+@pass_ctx
+@reports_errors
+def eval_command(
+    ctx: Context, labels_path: str, corpus_path: str | None, taxonomy_path: str | None
+) -> None:
+    """Score the categoriser against hand-made labels.
+
+    Prints primary recall, micro F1, per-tag precision and recall, then every article
+    with a missing or wrong tag (predicted vs expected). Only labelled articles count.
+
+    \b
+    Example:
+      feeder eval --labels tests/data/seed-labels.json
+      feeder eval --labels mine.json --corpus mine.json --taxonomy retuned.toml
+    """
+    from pathlib import Path
+
+    from .classify import Classifier, load_taxonomy
+    from .corpus import read_articles
+    from .evaluate import check_labels, evaluate, format_report, load_labels
+
+    config = ctx.config
+    taxonomy = load_taxonomy(Path(taxonomy_path) if taxonomy_path else config.taxonomy.path)
+    tags = [tag.id for tag in taxonomy.tags]
+    labels = load_labels(Path(labels_path))
+    for problem in check_labels(labels, tags):
+        warn(f"{labels_path}: {problem}")
+    corpus = Path(corpus_path) if corpus_path else config.corpus.path
+    articles = read_articles(corpus, config.tz, warn)
+    report = evaluate(Classifier(taxonomy).classify_article, articles, labels, tags)
+    click.echo(format_report(report))

@@ -77,6 +77,7 @@ def make_site(tmp_path: Path) -> Callable[..., Site]:
     def make(records: Sequence[Any] | None = None, extra: str = "") -> Site:
         (tmp_path / "data").mkdir(exist_ok=True)
         shutil.copy(TAXONOMY, tmp_path / "data" / "taxonomy.toml")
+        shutil.copytree(ROOT / "templates", tmp_path / "templates", dirs_exist_ok=True)
         config_path = tmp_path / "feeder.toml"
         config_path.write_text(
             '[corpus]\npath = "data/corpus.json"\n'
