@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 from .errors import OutputError
+from .faults import crash_point
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
@@ -39,6 +40,7 @@ def write_if_changed(path: Path, data: bytes) -> bool:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+            crash_point("output-renaming")
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from .config import Config
 from .corpus import Skipped, Tail, scan
 from .errors import ConfigError, CorpusError
+from .faults import crash_point
 from .store import PollRecord, Store
 
 if TYPE_CHECKING:
@@ -139,7 +140,10 @@ def run_poll(
                     resume_lines=tail.lines if tail else None,
                 )
             )
+            crash_point("poll-ingested")
             written = _publish(store, taxonomy.tags, config)
+            crash_point("poll-published")
+        crash_point("poll-committed")
     return PollResult(
         unchanged=False,
         new=counts[Outcome.NEW],
