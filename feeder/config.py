@@ -62,8 +62,8 @@ class SmtpSection:
     port: int = 25
     security: str = "none"  # "starttls" | "ssl" | "none"
     username: str = ""  # the password comes only from FEEDER_SMTP_PASSWORD
-    timeout: float = 30
-    max_per_second: float = 5
+    timeout: float = 30.0  # a float default, so that a fraction such as 0.5 is accepted
+    max_per_second: float = 5.0
 
 
 @dataclass(frozen=True)

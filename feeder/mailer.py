@@ -297,7 +297,8 @@ def _open(smtp: SmtpSection, password: str | None, context: ssl.SSLContext) -> s
 
 @dataclass(frozen=True, slots=True)
 class _Failure:
-    kind: str  # "transient": try again; "permanent": this recipient; "fatal": the whole run
+    kind: str  # "transient": try again; "permanent": this recipient; "fatal": the whole run;
+    # "unknown": no reply once the whole message was out, so it may have been delivered
     detail: str  # the server's reply or the error, for the ledger and the operator
     connection: bool = False  # the connection itself failed, not one recipient
 
@@ -306,6 +307,8 @@ def _classify(exc: Exception, smtp: SmtpSection) -> _Failure:
     where = f"{smtp.host}:{smtp.port}"
     if isinstance(exc, _SettingsError):
         return _Failure("fatal", str(exc))
+    if isinstance(exc, _NoFinalReply):
+        return _Failure("unknown", f"{where}: {exc}", connection=True)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         reply = _reply(exc.smtp_code, exc.smtp_error)
         return _Failure("fatal", f"{where} refused the login of {smtp.username!r}: {reply}")
@@ -342,6 +345,14 @@ class _SettingsError(smtplib.SMTPException):
     """connect() refused the settings before talking to the server."""
 
 
+class _NoFinalReply(smtplib.SMTPException):
+    """The connection failed after the whole message was sent, before the server's answer.
+
+    The server may have queued the message (RFC 5321 section 4.1.1.4 warns of duplicates
+    here), so resending it on its own could mail the recipient twice.
+    """
+
+
 class _Session:
     """One SMTP connection for the run, opened on first use and again after a failure."""
 
@@ -355,7 +366,30 @@ class _Session:
                 self._client = self._factory()
             except MailError as exc:  # the settings (no password…): nothing was sent
                 raise _SettingsError(str(exc)) from None
-        self._client.sendmail(from_addr, [to_addr], data)
+        client = self._client
+        handed_over = False
+        plain_send = client.send
+
+        def send_and_note(payload: str | bytes) -> None:
+            nonlocal handed_over
+            plain_send(payload)
+            # smtplib sends the message, ending in CRLF "." CRLF, in one call.
+            handed_over |= isinstance(payload, bytes) and payload.endswith(b"\r\n.\r\n")
+
+        client.send = send_and_note  # type: ignore[method-assign,assignment]
+        try:
+            client.sendmail(from_addr, [to_addr], data)
+        except smtplib.SMTPResponseException:
+            raise  # the server answered: whatever it said is not in doubt
+        except OSError as exc:  # SMTPServerDisconnected too: smtplib's errors are OSErrors
+            if handed_over:
+                raise _NoFinalReply(
+                    f"no reply after the whole message was sent ({exc}); "
+                    "the server may have taken it"
+                ) from None
+            raise
+        finally:
+            del client.send  # back to the class's method
 
     def drop(self) -> None:
         if self._client is not None:
@@ -568,6 +602,8 @@ def _send_pending(
                 sent += 1
             elif failure.kind == "permanent":
                 status, detail = "failed", failure.detail
+            elif failure.kind == "unknown":  # left in doubt, exactly as a crash here would be
+                status, detail = "sending", failure.detail
             else:  # transient to the end, or fatal: the server never took it
                 status, detail = "pending", failure.detail
             with store.transaction():
@@ -602,7 +638,7 @@ def _deliver(
         except (smtplib.SMTPException, OSError) as exc:
             failure = _classify(exc, config.smtp)
         if failure.kind != "transient":
-            if failure.kind == "fatal":
+            if failure.kind in ("fatal", "unknown"):
                 session.drop()
             return failure
         session.drop()  # a fresh connection for the next attempt

@@ -1,0 +1,200 @@
+"""SMTP faults end to end: nobody gets two copies, everyone gets one once the server is back,
+and what cannot be known (did the server take it?) is shown by `feeder status`.
+
+A fault before the message is handed over (refused connection, 4xx, a drop at RCPT) is
+retried; a 5xx fails that recipient only; a drop or a silence after the whole message went
+out is ambiguous: the server may have queued it, so the row stays in doubt for the operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import portpicker
+import pytest
+from aiosmtpd.controller import Controller
+from click.testing import CliRunner, Result
+
+from feeder.cli import main
+from feeder.mailer import PASSWORD_ENV
+
+from .conftest import NewsState
+from .test_mailer import READERS, W05, config_for, parse, recipients_of, send, write_config
+
+RCPT_FAULTS = ("550", "drop-at-rcpt")
+
+
+class FaultyServer:
+    """An aiosmtpd handler with a plan of faults per recipient, one taken per attempt.
+
+    At RCPT: "550" (refused for good), "drop-at-rcpt" (connection closed before any
+    message). At the end of DATA: "451" (try later), "drop" or "hang" (no reply, message
+    discarded), "store-then-drop" or "store-then-hang" (no reply, message kept: a server
+    that queued it and then died or stalled).
+    """
+
+    def __init__(self) -> None:
+        self.plan: dict[str, list[str]] = {}
+        self.messages: list[EmailMessage] = []
+
+    def _take(self, address: str, at_rcpt: bool) -> str | None:
+        faults = self.plan.get(address, [])
+        if faults and (faults[0] in RCPT_FAULTS) == at_rcpt:
+            return faults.pop(0)
+        return None
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        fault = self._take(address, at_rcpt=True)
+        if fault == "550":
+            return f"550 5.1.1 <{address}>: no such mailbox"
+        if fault == "drop-at-rcpt":
+            server.transport.close()
+            return "421 gone"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        (address,) = envelope.rcpt_tos
+        fault = self._take(address, at_rcpt=False)
+        if fault == "451":
+            return "451 4.3.0 try later"
+        if fault in ("store-then-drop", "store-then-hang"):
+            self.messages.append(parse(envelope.original_content))
+        if fault in ("drop", "store-then-drop"):
+            server.transport.close()
+            return "421 gone"  # never reaches the client
+        if fault in ("hang", "store-then-hang"):
+            await asyncio.sleep(3600)
+        if fault is None:
+            self.messages.append(parse(envelope.original_content))
+        return "250 2.0.0 queued"
+
+
+class Mailhost:
+    """A port on 127.0.0.1 where the faulty server can be started (until then: refused)."""
+
+    def __init__(self) -> None:
+        self.port = portpicker.pick_unused_port()
+        self.handler = FaultyServer()
+        self._controller: Controller | None = None
+
+    def start(self) -> None:
+        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
+@pytest.fixture
+def mailhost(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailhost]:
+    # The real back-off (1, 5, 20 s) through the CLI would make this a minute-long test.
+    monkeypatch.setattr("feeder.mailer.BACKOFF", (0.01, 0.01, 0.01))
+    host = Mailhost()
+    yield host
+    host.stop()
+
+
+def copies(host: Mailhost) -> Counter[str]:
+    return recipients_of(host.handler.messages)
+
+
+@pytest.mark.parametrize("fault", ["store-then-drop", "store-then-hang"])
+def test_no_reply_after_the_message_leaves_it_in_doubt_never_sent_twice(
+    news: NewsState, mailhost: Mailhost, fault: str
+) -> None:
+    mailhost.start()
+    mailhost.handler.plan = {READERS[1]: [fault]}
+    news.subscribe(*READERS)
+    config = config_for(news, mailhost.port, timeout=0.5)
+
+    first = send(news, config)
+    assert (first.sent, first.in_doubt, first.deferred) == (1, 1, 2)
+    assert "in doubt" in first.error()
+    second = send(news, config)
+    assert (second.sent, second.in_doubt, second.deferred) == (2, 1, 0)
+    # The server had queued it: a retry would have been a second copy.
+    assert copies(mailhost) == Counter(READERS)
+    (doubt,) = news.store.deliveries_in_doubt()
+    assert doubt.email == READERS[1] and doubt.detail and "may have" in doubt.detail
+
+
+def cli(config: Path, *args: str) -> Result:
+    return CliRunner().invoke(main, ["--config", str(config), *args])
+
+
+def one_error_line(result: Result) -> str:
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # not a traceback
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+def test_every_fault_through_the_cli_then_exactly_one_each(
+    news: NewsState, mailhost: Mailhost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    readers = [f"{name}@example.org" for name in ("ann", "bo", "cy", "dee", "eve", "fay")]
+    ann, bo, cy, dee, eve, fay = readers
+    news.subscribe(*readers)
+    config = write_config(news, tmp_path, mailhost.port)
+    with config.open("a", encoding="utf-8") as f:
+        f.write("timeout = 0.5\n")  # [smtp] is the file's last table
+    news.store.close()
+
+    # 1. Nothing listens: connection refused, retried, then everyone is left for later.
+    down = cli(config, "newsletter", "send", "--week", W05)
+    assert "6 deferred" in one_error_line(down) and "Connection refused" in down.stderr
+    assert copies(mailhost) == Counter()
+
+    # 2. The server is up but faulty, differently for each recipient.
+    mailhost.handler.plan = {
+        ann: ["451"],  # try later: retried within the run
+        bo: ["550"],  # no such mailbox: failed for good
+        cy: ["drop-at-rcpt"],  # dropped before the message: retried within the run
+        dee: ["drop"],  # dropped after the message: in doubt (it was in fact discarded)
+        eve: ["hang"],  # silent after the message: in doubt (also discarded)
+    }
+    mailhost.start()
+    runs = []
+    for _ in range(4):  # each ambiguous reply ends the run, as a lost connection does
+        runs.append(cli(config, "newsletter", "send", "--week", W05))
+        one_error_line(runs[-1])
+    assert "1 failed" in runs[-1].stderr and "2 in doubt" in runs[-1].stderr
+    assert copies(mailhost) == Counter([ann, cy, fay])
+
+    # 3. `feeder status` shows the two the operator has to decide about.
+    status = cli(config, "status")
+    assert status.exit_code == 0, status.output
+    assert "in doubt:         2 deliveries may or may not have gone out" in status.stdout
+    assert f"  {W05} {dee} (since " in status.stdout and f"  {W05} {eve} (since " in status.stdout
+    report = cli(config, "status", "--json")
+    assert report.exit_code == 0, report.output
+    in_doubt = json.loads(report.stdout)["in_doubt"]
+    assert [(row["issue"], row["email"]) for row in in_doubt] == [(W05, dee), (W05, eve)]
+
+    # 4. The mail log shows neither arrived: the operator resends to those two only.
+    retried = cli(config, "newsletter", "send", "--week", W05, "--retry-unknown")
+    assert "1 failed" in one_error_line(retried)  # bo's mailbox does not exist
+    assert "2 sent" in retried.stdout
+    assert copies(mailhost) == Counter([ann, cy, dee, eve, fay])  # one each, bo none
+    status = cli(config, "status", "--json")
+    assert json.loads(status.stdout)["in_doubt"] == []
+    assert json.loads(status.stdout)["last_newsletter"]["failed"] == 1
+
+    # 5. Running again sends nothing to anyone.
+    again = cli(config, "newsletter", "send", "--week", W05)
+    one_error_line(again)
+    assert again.stdout.startswith(f"{W05}: 0 sent, 5 already sent, 1 failed")
+    assert copies(mailhost) == Counter([ann, cy, dee, eve, fay])
