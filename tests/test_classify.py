@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -36,6 +37,17 @@ def taxonomy() -> Taxonomy:
 @pytest.fixture(scope="module")
 def classifier(taxonomy: Taxonomy) -> Classifier:
     return Classifier(taxonomy)
+
+
+@pytest.fixture(scope="module")
+def whole_body(taxonomy: Taxonomy) -> Classifier:
+    return Classifier(reading(taxonomy, 0))
+
+
+def reading(taxonomy: Taxonomy, body_chars: int) -> Taxonomy:
+    """The same taxonomy with another [scoring] body_chars."""
+    scoring = dataclasses.replace(taxonomy.scoring, body_chars=body_chars)
+    return dataclasses.replace(taxonomy, scoring=scoring)
 
 
 def articles(path: Path) -> list[Article]:
@@ -152,6 +164,9 @@ def test_latin_phrases_match_whole_words_only(classifier: Classifier) -> None:
     assert not [h for h in classifier.classify("", body).hits if h.tag == "research"]
     hits = classifier.classify("", "published in Cell, 复旦团队Nature论文").hits
     assert {"cell", "nature"} <= {h.signal for h in hits}
+    # Word edges are found among multi-byte characters and at either end of the text.
+    assert not classifier.classify("", "上海cellular网络").hits
+    assert {h.signal for h in classifier.classify("", "ipo完成后计划ceo").hits} == {"ipo", "ceo"}
 
 
 def test_a_signal_inside_a_longer_listed_phrase_counts_once(classifier: Classifier) -> None:
@@ -187,7 +202,11 @@ def test_repeating_one_word_saturates(classifier: Classifier) -> None:
     assert spam.scores["industry"] < real.scores["industry"]
 
 
-def test_long_and_short_texts_are_judged_on_one_scale(classifier: Classifier) -> None:
+@pytest.mark.parametrize("reader", ["classifier", "whole_body"])
+def test_long_and_short_texts_are_judged_on_one_scale(
+    reader: str, request: pytest.FixtureRequest
+) -> None:
+    classifier = request.getfixturevalue(reader)
     corpus, _ = HANDMADE
     notice = by_id(corpus)["h0004_1"]  # a 270-character notice
     short = classifier.classify("", notice.content)
@@ -200,15 +219,40 @@ def test_long_and_short_texts_are_judged_on_one_scale(classifier: Classifier) ->
             assert 0.6 < long.scores[tag] / value < 1.5, tag
 
 
+@pytest.mark.parametrize("reader", ["classifier", "whole_body"])
 def test_a_short_notice_padded_to_10000_characters_keeps_its_tag(
-    classifier: Classifier,
+    reader: str, request: pytest.FixtureRequest
 ) -> None:
+    classifier = request.getfixturevalue(reader)
     corpus, _ = HANDMADE
     notice = by_id(corpus)["h0028_1"]  # a 190-character notice
     padding = "\n\n" + "今天天气晴朗，早上出门，路边的花开了。" * 600
     padded = classifier.classify(notice.title, notice.content + padding)
     assert len(notice.content + padding) > 10_000
     assert padded.primary == classifier.classify_article(notice).primary == "policy"
+
+
+def test_only_the_opening_of_a_long_body_is_read(
+    taxonomy: Taxonomy, whole_body: Classifier
+) -> None:
+    cut = Classifier(reading(taxonomy, 100))
+    body = "今天天气晴朗。" * 20 + "融资"  # the signal stands at character 140
+    assert cut.classify("", body).hits == ()
+    assert [h.signal for h in whole_body.classify("", body).hits] == ["融资"]
+    # What was read is scaled by its own length: the verdict is the opening's own.
+    corpus, _ = SEED
+    longest = max(articles(corpus), key=lambda a: len(a.content))
+    read = taxonomy.scoring.body_chars
+    assert 0 < read < len(longest.content)
+    assert Classifier(taxonomy).classify_article(longest) == whole_body.classify(
+        longest.title, longest.content[:read]
+    )
+
+
+def test_a_lone_surrogate_does_not_stop_classification(classifier: Classifier) -> None:
+    # The corpus reader drops them, but classify() is also called on other text.
+    verdict = classifier.classify("\ud800", "完成\udfff融资")
+    assert [h.signal for h in verdict.hits] == ["融资"]
 
 
 def test_hits_explain_the_scores(classifier: Classifier) -> None:
@@ -329,6 +373,8 @@ def test_retuning_is_editing_the_file(tmp_path: Path) -> None:
         (("[tags.research]", "[tags.Research]"), r"tag 'Research': a tag id must be lower-case"),
         (("'〔\\d{4}〕\\d+号'", "'x*'"), r"matches the empty string"),
         (("[scoring]", "[scoring"), r"taxonomy\.toml: invalid TOML"),
+        (("max_tags = 3", "max_tags = 3\nbody_chars = -1"), r"body_chars must be at least 0"),
+        (("max_tags = 3", "max_tags = 3\nbody_chars = 2.5"), r"body_chars must be a whole"),
     ],
 )
 def test_an_invalid_taxonomy_names_the_file_tag_and_key(
@@ -349,7 +395,9 @@ def test_a_missing_taxonomy_file_is_a_config_error(tmp_path: Path) -> None:
 
 def test_the_small_taxonomy_is_valid() -> None:
     # The parametrised cases above each break this one file; it must be valid unbroken.
-    assert [t.id for t in parse_taxonomy(SMALL).tags] == ["policy", "research"]
+    small = parse_taxonomy(SMALL)
+    assert [t.id for t in small.tags] == ["policy", "research"]
+    assert small.scoring.body_chars == 0  # optional: a file from before it reads whole bodies
 
 
 # -- Scoring a run (labels/GUIDE.md) ------------------------------------------------------------
