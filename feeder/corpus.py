@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ ID, TITLE, URL, TIME, ACCOUNT, CONTENT = (
     "finalContent",
 )
 
+FIELDS = (ID, TITLE, URL, TIME, ACCOUNT, CONTENT)
 CHUNK = 1 << 16
 
 
@@ -51,7 +53,7 @@ class Tail:
     """Where a read stopped: JSON Lines can resume from `offset` on the next poll."""
 
     offset: int  # bytes of the file that were read completely
-    lines: int  # complete lines (records, blank or not) before `offset`
+    lines: int  # JSON Lines: lines (blank or not) before `offset`; an array: its records
     incomplete: bool  # the file ended in a partial line that was left for later
 
 
@@ -92,19 +94,34 @@ def detect_format(path: Path) -> str:
     )
 
 
-def scan(
-    path: Path,
-    tz: ZoneInfo,
-    *,
-    start: int = 0,
-    start_line: int = 0,
-    progress: Callable[[int], None] | None = None,
-) -> Iterator[Item]:
-    """Yield each record as an Article or a Skipped, in file order.
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One record as read, before normalising: enough to tell whether it changed."""
+
+    position: int  # record number in an array, line number in JSON Lines (1-based, in its part)
+    id: str  # the record's id, cleaned
+    digest: str  # of the record's fields as read: equal digests, nothing to do
+    raw: dict[str, Any]  # the record itself, normalised by to_article() when needed
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A byte range of the corpus that can be read on its own, e.g. by another process."""
+
+    start: int = 0  # first byte
+    end: int | None = None  # one past the last byte; None for the end of the file
+    wrap: bool = False  # a slice out of a JSON array's middle: read as "[" + slice + "]"
+    first_number: int = 0  # JSON Lines: lines before `start`, so line numbers stay true
+
+
+def read_records(
+    path: Path, part: Part = Part(), progress: Callable[[int], None] | None = None
+) -> Generator[Record | Skipped, None, Tail]:
+    """Yield each record of `part` in file order, as a Record or a Skipped.
 
     Raises CorpusError when the file as a whole cannot be read; records already yielded
-    must then be discarded by the caller. For JSON Lines the generator's return value is
-    a Tail telling where the next read may resume (`start`, `start_line`).
+    must then be discarded by the caller. Returns a Tail: where a JSON Lines reader may
+    resume next time.
     """
     fmt = detect_format(path)
     try:
@@ -112,10 +129,40 @@ def scan(
     except OSError as exc:
         raise CorpusError(f"{path}: cannot read corpus: {exc.strerror}") from None
     with f:
+        f.seek(part.start)
         if fmt == "array":
-            yield from _scan_array(path, f, tz, progress)
-            return Tail(offset=f.tell(), lines=0, incomplete=False)
-        return (yield from _scan_lines(path, f, tz, start, start_line, progress))
+            records = yield from _read_array(path, f, part, progress)
+            return Tail(offset=f.tell(), lines=records, incomplete=False)
+        return (yield from _read_lines(path, f, part, progress))
+
+
+def to_article(record: Record, tz: ZoneInfo) -> Article:
+    """Normalise a record; BadRecord names the field that is wrong."""
+    return normalise(record.raw, record.id, tz)
+
+
+def scan(
+    path: Path,
+    tz: ZoneInfo,
+    *,
+    start: int = 0,
+    start_line: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> Generator[Item, None, Tail]:
+    """Yield each record as an Article or a Skipped, in file order; see read_records()."""
+    records = read_records(path, Part(start, first_number=start_line), progress)
+    while True:
+        try:
+            item = next(records)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        if isinstance(item, Skipped):
+            yield item
+            continue
+        try:
+            yield to_article(item, tz)
+        except BadRecord as exc:
+            yield Skipped(item.position, item.id, str(exc))
 
 
 def read_articles(
@@ -129,42 +176,105 @@ def read_articles(
             yield item
 
 
+def split(path: Path, parts: int) -> list[Part]:
+    """Cut the file into about `parts` byte ranges that can each be read on its own.
+
+    JSON Lines split after a newline. A JSON array splits before an object that follows a
+    comma: the bytes `{"` cannot occur inside a JSON string (its quote would be escaped),
+    so they always open an object. It might be an object nested in a record; then a part
+    fails to parse, and the caller reads the file whole instead (see ingest).
+    """
+    fmt = detect_format(path)
+    size = path.stat().st_size
+    cuts: list[tuple[int, int]] = []  # (end of one part, start of the next)
+    with path.open("rb") as f:
+        for k in range(1, parts):
+            f.seek(size * k // parts)
+            window = f.read(1 << 20)
+            base = size * k // parts
+            if fmt == "jsonl":
+                newline = window.find(b"\n")
+                if newline >= 0:
+                    cuts.append((base + newline + 1, base + newline + 1))
+                continue
+            found = _OBJECT_AFTER_COMMA.search(window)
+            if found:
+                cuts.append((base + found.start(), base + found.start("brace")))
+    cuts = sorted(set(cuts))
+    starts = [0] + [start for _, start in cuts]
+    ends: list[int | None] = [end for end, _ in cuts] + [None]
+    return [
+        Part(start, end, wrap=fmt == "array" and len(starts) > 1)
+        for start, end in zip(starts, ends, strict=True)
+    ]
+
+
+_OBJECT_AFTER_COMMA = re.compile(rb",\s*(?P<brace>\{)\s*\"")
+
+
+def digest(raw: dict[str, Any]) -> str:
+    """A digest of the fields feeder reads from a record, exactly as they were read."""
+    h = hashlib.sha256()
+    for key in FIELDS:
+        value = raw.get(key)
+        data = value if isinstance(value, str) else repr(value)
+        h.update(data.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
 # -- JSON array, streamed with ijson ------------------------------------------------
 
 
-class _CountingReader:
-    """Hands the file to ijson while remembering the last chunk, to locate a syntax error."""
+class _RangeReader:
+    """Hands a byte range to ijson, keeping the last chunk to locate a syntax error."""
 
-    def __init__(self, f: IO[bytes], progress: Callable[[int], None] | None) -> None:
+    def __init__(self, f: IO[bytes], part: Part, progress: Callable[[int], None] | None) -> None:
         self.f = f
+        self.left = None if part.end is None else part.end - part.start
+        # A slice keeps the array's own "[" if it starts the file, its "]" if it ends it.
+        self.prefix = b"[" if part.wrap and part.start > 0 else b""
+        self.suffix = b"]" if part.wrap and part.end is not None else b""
         self.progress = progress
-        self.consumed = 0  # bytes handed out before the current chunk
+        self.consumed = 0  # bytes of the file handed out before the current chunk
         self.chunk = b""
 
     def read(self, size: int = -1) -> bytes:
+        if size == 0:  # ijson probes with read(0) to learn whether it gets bytes
+            return b""
         self.consumed += len(self.chunk)
-        self.chunk = self.f.read(size)
+        if self.prefix:
+            self.chunk, self.prefix = b"", b""
+            return b"["
+        want = size if self.left is None else min(size, self.left)
+        self.chunk = self.f.read(want) if want else b""
+        if self.left is not None:
+            self.left -= len(self.chunk)
         if self.progress is not None:
             self.progress(len(self.chunk))
+        if not self.chunk and self.suffix:
+            self.suffix = b""
+            return b"]"
         return self.chunk
 
 
-def _scan_array(
-    path: Path, f: IO[bytes], tz: ZoneInfo, progress: Callable[[int], None] | None
-) -> Iterator[Item]:
-    import ijson
+def _read_array(
+    path: Path, f: IO[bytes], part: Part, progress: Callable[[int], None] | None
+) -> Generator[Record | Skipped, None, int]:
+    import ijson  # the C backend costs start-up time an unchanged poll never needs
 
-    reader = _CountingReader(f, progress)
+    reader = _RangeReader(f, part, progress)
     position = 0
     try:
         for position, raw in enumerate(ijson.items(reader, "item", buf_size=CHUNK), 1):
-            yield _record(raw, position, tz)
+            yield _identify(raw, position)
     except ijson.JSONError as exc:
-        raise CorpusError(f"{path}: {_describe_ijson(exc, reader, path)}") from None
+        raise CorpusError(f"{path}: {_describe_ijson(exc, reader, part, path)}") from None
     except OSError as exc:
         raise CorpusError(f"{path}: cannot read corpus: {exc.strerror}") from None
     if position == 0 and not _is_array(path):
         raise CorpusError(f"{path}: not a JSON array of articles")
+    return position
 
 
 def _is_array(path: Path) -> bool:
@@ -174,14 +284,14 @@ def _is_array(path: Path) -> bool:
     return head.startswith(b"[")
 
 
-def _describe_ijson(exc: Exception, reader: _CountingReader, path: Path) -> str:
+def _describe_ijson(exc: Exception, reader: _RangeReader, part: Part, path: Path) -> str:
     message = str(exc).strip()
     headline = message.splitlines()[0] if message else "invalid JSON"
     if "premature EOF" in message or "Incomplete JSON content" in message:
-        offset = reader.consumed + len(reader.chunk)
+        offset = part.start + reader.consumed + len(reader.chunk)
         what = "the JSON array ends before it is closed (truncated, or still being written)"
     else:
-        offset = reader.consumed + _locate_snippet(message, reader.chunk)
+        offset = part.start + reader.consumed + _locate_snippet(message, reader.chunk)
         what = f"invalid JSON: {headline.split(':', 1)[-1].strip()}"
     line, column = _line_column(path, offset)
     return f"{what} (line {line}, column {column})"
@@ -222,17 +332,16 @@ def _line_column(path: Path, offset: int) -> tuple[int, int]:
 # -- JSON Lines ----------------------------------------------------------------------
 
 
-def _scan_lines(
-    path: Path,
-    f: IO[bytes],
-    tz: ZoneInfo,
-    start: int,
-    start_line: int,
-    progress: Callable[[int], None] | None,
-) -> Iterator[Item]:
-    f.seek(start)
-    offset, number = start, start_line
+def _read_lines(
+    path: Path, f: IO[bytes], part: Part, progress: Callable[[int], None] | None
+) -> Generator[Record | Skipped, None, Tail]:
+    offset, number = part.start, part.first_number
+    left = None if part.end is None else part.end - part.start
     for raw_line in f:
+        if left is not None:
+            if left <= 0:
+                break
+            left -= len(raw_line)
         if progress is not None:
             progress(len(raw_line))
         complete = raw_line.endswith(b"\n")
@@ -255,13 +364,13 @@ def _scan_lines(
                 if isinstance(exc, json.JSONDecodeError)
                 else "not UTF-8"
             )
-            if number == 1 and start == 0:
+            if number == 1 and part.start == 0:
                 _reject_whole_document(path)
             yield Skipped(number, None, reason)
             continue
         number += 1
         offset += len(raw_line)
-        yield _record(value, number, tz)
+        yield _identify(value, number)
     return Tail(offset=offset, lines=number, incomplete=False)
 
 
@@ -283,19 +392,16 @@ def _reject_whole_document(path: Path) -> None:
 # -- One record ----------------------------------------------------------------------
 
 
-def _record(raw: Any, position: int, tz: ZoneInfo) -> Item:
+def _identify(raw: Any, position: int) -> Record | Skipped:
     if not isinstance(raw, dict):
         return Skipped(position, None, f"not an object but {_kind(raw)}")
     ident = raw.get(ID)
     if isinstance(ident, int) and not isinstance(ident, bool):
         ident = str(ident)
-    if not isinstance(ident, str) or not clean_line(ident):
+    ident = clean_line(ident) if isinstance(ident, str) else ""
+    if not ident:
         return Skipped(position, None, f"no id ({ID} missing, empty or not a string)")
-    ident = clean_line(ident)
-    try:
-        return normalise(raw, ident, tz)
-    except BadRecord as exc:
-        return Skipped(position, ident, str(exc))
+    return Record(position, ident, digest(raw), raw)
 
 
 def normalise(raw: dict[str, Any], ident: str, tz: ZoneInfo) -> Article:

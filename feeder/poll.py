@@ -6,12 +6,11 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import Config
-from .corpus import Skipped, Tail, scan
+from .corpus import Part, detect_format
 from .errors import ConfigError, CorpusError
 from .faults import crash_point
 from .store import PollRecord, Store
@@ -21,12 +20,6 @@ if TYPE_CHECKING:
     from .model import Tag
 
 TAXONOMY_KEY = "taxonomy_fingerprint"
-
-
-class Outcome(Enum):
-    NEW = "new"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,22 +32,15 @@ class PollResult:
     kept: int = 0  # records whose content was already stored as is
     skipped: int = 0
     reclassified: int = 0  # stored articles re-tagged because the taxonomy changed
+    resumed: bool = False  # JSON Lines: only what was appended since the last poll was read
     written: tuple[Path, ...] = ()  # output files rewritten
 
     def summary(self) -> str:
         if self.unchanged:
             return "unchanged"
         return (
-            f"{self.new} new, {self.updated} updated, {self.kept} unchanged, "
-            f"{self.skipped} skipped"
+            f"{self.new} new, {self.updated} updated, {self.kept} unchanged, {self.skipped} skipped"
         )
-
-
-def decide(stored_hash: str | None, content_hash: str) -> Outcome:
-    """New id → new; same id with other content → updated; same content → unchanged."""
-    if stored_hash is None:
-        return Outcome.NEW
-    return Outcome.UNCHANGED if stored_hash == content_hash else Outcome.UPDATED
 
 
 def corpus_unchanged(last: PollRecord | None, path: Path, size: int, mtime_ns: int) -> bool:
@@ -101,31 +87,41 @@ def run_poll(
     fingerprint = taxonomy_fingerprint(config.taxonomy.path)
 
     with Store.open(config.state.path, config.tz) as store:
+        last = store.last_poll()
         retuned = store.get_meta(TAXONOMY_KEY) != fingerprint
         if (
             not force
             and not retuned
-            and corpus_unchanged(store.last_poll(), path, stat.st_size, stat.st_mtime_ns)
+            and corpus_unchanged(last, path, stat.st_size, stat.st_mtime_ns)
         ):
-            if not _outputs_present(config):
-                from .classify import load_taxonomy
-
-                with store.transaction():
-                    written = _publish(store, load_taxonomy(config.taxonomy.path).tags, config)
-                return PollResult(unchanged=True, written=tuple(written))
-            return PollResult(unchanged=True)
+            if _outputs_present(config):
+                return PollResult(unchanged=True)
+            with store.transaction():
+                written = _publish(store, config)
+            return PollResult(unchanged=True, written=tuple(written))
 
         # Heavy imports stay here, off the path of a poll that finds nothing to do.
         from .classify import Classifier, load_taxonomy
+        from .ingest import Job, Outcome, ingest, prefix_check
 
         taxonomy = load_taxonomy(config.taxonomy.path)
-        classifier = Classifier(taxonomy)
+        resume = None if force or retuned else _resume_point(last, path, stat.st_size)
+        job = Job(path, config.schedule.timezone, config.taxonomy.path, store.known_hashes(), force)
         with store.transaction():
-            counts, skipped, tail = _ingest(store, classifier, config, force, now, warn, progress)
+            result = ingest(store, job, now, resume=resume, progress=progress)
+            for skipped in result.skipped:
+                warn(skipped.describe(path))
+            for ident in result.duplicates:
+                warn(f"{path}: id {ident!r} appears more than once; the last record wins")
             reclassified = 0
             if retuned and store.get_meta(TAXONOMY_KEY) is not None:
-                reclassified = _reclassify(store, classifier)
+                reclassified = _reclassify(store, Classifier(taxonomy))
             store.set_meta(TAXONOMY_KEY, fingerprint)
+            counts = {o: result.count(o) for o in Outcome}
+            if resume is not None and last is not None:
+                # What the previous poll read is still there, byte for byte.
+                counts[Outcome.UNCHANGED] += last.new + last.updated + last.unchanged
+            tail = result.tail if detect_format(path) == "jsonl" else None
             store.record_poll(
                 PollRecord(
                     finished_at=now,
@@ -135,13 +131,14 @@ def run_poll(
                     new=counts[Outcome.NEW],
                     updated=counts[Outcome.UPDATED],
                     unchanged=counts[Outcome.UNCHANGED],
-                    skipped=skipped,
-                    resume_offset=tail.offset if tail else None,
-                    resume_lines=tail.lines if tail else None,
+                    skipped=len(result.skipped),
+                    resume_offset=None if tail is None else tail.offset,
+                    resume_lines=None if tail is None else tail.lines,
+                    resume_check=None if tail is None else prefix_check(path, tail.offset),
                 )
             )
             crash_point("poll-ingested")
-            written = _publish(store, taxonomy.tags, config)
+            written = _publish(store, config, taxonomy.tags)
             crash_point("poll-published")
         crash_point("poll-committed")
     return PollResult(
@@ -149,54 +146,28 @@ def run_poll(
         new=counts[Outcome.NEW],
         updated=counts[Outcome.UPDATED],
         kept=counts[Outcome.UNCHANGED],
-        skipped=skipped,
+        skipped=len(result.skipped),
         reclassified=reclassified,
+        resumed=resume is not None,
         written=tuple(written),
     )
 
 
-def _ingest(
-    store: Store,
-    classifier: Classifier,
-    config: Config,
-    force: bool,
-    now: datetime,
-    warn: Callable[[str], None],
-    progress: Callable[[int], None] | None,
-) -> tuple[dict[Outcome, int], int, Tail | None]:
-    path = config.corpus.path
-    known = store.known_hashes()
-    outcomes: dict[str, Outcome] = {}
-    skipped = 0
-    records = scan(path, config.tz, progress=progress)
-    tail: Tail | None = None
-    while True:
-        try:
-            item = next(records)
-        except StopIteration as stop:
-            tail = stop.value
-            break
-        if isinstance(item, Skipped):
-            skipped += 1
-            warn(item.describe(path))
-            continue
-        content_hash = item.content_hash
-        change = decide(known.get(item.id), content_hash)
-        previous = outcomes.get(item.id)
-        if previous is not None:
-            warn(f"{path}: id {item.id!r} appears more than once; the last record wins")
-        # An id counts once, as what happened to it since the previous poll.
-        outcome = previous if previous in (Outcome.NEW, Outcome.UPDATED) else change
-        outcomes[item.id] = outcome
-        if change is Outcome.UNCHANGED and not force:
-            continue
-        store.put_article(item, content_hash, now, edited=outcome is Outcome.UPDATED)
-        known[item.id] = content_hash
-        store.set_tags(item.id, classifier.classify(item.title, item.content))
-    counts = dict.fromkeys(Outcome, 0)
-    for outcome in outcomes.values():
-        counts[outcome] += 1
-    return counts, skipped, tail
+def _resume_point(last: PollRecord | None, path: Path, size: int) -> Part | None:
+    """JSON Lines that only grew since the last poll: read from where it stopped."""
+    from .ingest import prefix_check
+
+    if (
+        last is None
+        or last.resume_offset is None
+        or last.resume_lines is None
+        or last.corpus_path != str(path)
+        or size < last.resume_offset
+        or detect_format(path) != "jsonl"
+        or prefix_check(path, last.resume_offset) != last.resume_check
+    ):
+        return None
+    return Part(start=last.resume_offset, first_number=last.resume_lines)
 
 
 def _reclassify(store: Store, classifier: Classifier) -> int:
@@ -213,7 +184,11 @@ def _outputs_present(config: Config) -> bool:
     return all((config.output.dir / name).exists() for name in OUTPUT_FILES)
 
 
-def _publish(store: Store, tags: tuple[Tag, ...], config: Config) -> list[Path]:
+def _publish(store: Store, config: Config, tags: tuple[Tag, ...] | None = None) -> list[Path]:
     from .feeds import publish
 
+    if tags is None:
+        from .classify import load_taxonomy
+
+        tags = load_taxonomy(config.taxonomy.path).tags
     return publish(store, tags, config)

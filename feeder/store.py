@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from .errors import StateError
@@ -150,6 +151,96 @@ class PollRecord:
     resume_check: str | None = None
 
 
+class Row(NamedTuple):
+    """An article as stored, with its tags: plain values, cheap to send between processes."""
+
+    id: str
+    title: str
+    url: str | None
+    published: str  # UTC, as to_db_time() writes it
+    account: str
+    content: str
+    source: str | None
+    author: str | None
+    editor: str | None
+    digest: str  # of the corpus record as read: tells the next poll whether it changed
+    tags: tuple[tuple[str, float], ...]  # (tag, score), primary first
+
+    @classmethod
+    def of(cls, article: Article, digest: str, verdict: Classification) -> Row:
+        return cls(
+            article.id,
+            article.title,
+            article.url,
+            to_db_time(article.published),
+            article.account,
+            article.content,
+            article.source,
+            article.author,
+            article.editor,
+            digest,
+            tuple((tag, verdict.scores.get(tag, 0.0)) for tag in verdict.tags),
+        )
+
+
+_UPSERT_ARTICLE = """
+    INSERT INTO articles (id, title, url, published, account, content, source, author,
+                          editor, content_hash, first_seen, changed_at)
+    VALUES (:id, :title, :url, :published, :account, :content, :source, :author,
+            :editor, :content_hash, :now, NULL)
+    ON CONFLICT (id) DO UPDATE SET
+        title = excluded.title, url = excluded.url, published = excluded.published,
+        account = excluded.account, content = excluded.content,
+        source = excluded.source, author = excluded.author, editor = excluded.editor,
+        content_hash = excluded.content_hash,
+        changed_at = CASE WHEN :edited THEN :now ELSE changed_at END
+"""
+_INSERT_ROW = """
+    INSERT INTO articles (id, title, url, published, account, content, source, author,
+                          editor, content_hash, first_seen, changed_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+"""
+# The same, positional, for bulk writes: the Row's fields, then now, edited, now.
+_UPSERT_ROW = """
+    INSERT INTO articles (id, title, url, published, account, content, source, author,
+                          editor, content_hash, first_seen, changed_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+    ON CONFLICT (id) DO UPDATE SET
+        title = excluded.title, url = excluded.url, published = excluded.published,
+        account = excluded.account, content = excluded.content,
+        source = excluded.source, author = excluded.author, editor = excluded.editor,
+        content_hash = excluded.content_hash,
+        changed_at = CASE WHEN ? THEN ? ELSE changed_at END
+"""
+_INSERT_TAG = "INSERT INTO tags (article_id, tag, rank, score) VALUES (:id, :tag, :rank, :score)"
+
+
+def _article_params(
+    article: Article, content_hash: str, now: datetime, edited: bool
+) -> dict[str, object]:
+    return {
+        "id": article.id,
+        "title": article.title,
+        "url": article.url,
+        "published": to_db_time(article.published),
+        "account": article.account,
+        "content": article.content,
+        "source": article.source,
+        "author": article.author,
+        "editor": article.editor,
+        "content_hash": content_hash,
+        "now": to_db_time(now),
+        "edited": edited,
+    }
+
+
+def _tag_params(article_id: str, verdict: Classification) -> list[dict[str, object]]:
+    return [
+        {"id": article_id, "tag": tag, "rank": rank, "score": verdict.scores.get(tag, 0.0)}
+        for rank, tag in enumerate(verdict.tags)
+    ]
+
+
 def to_db_time(moment: datetime) -> str:
     """A fixed-width UTC text that sorts in time order."""
     if moment.tzinfo is None:
@@ -210,6 +301,18 @@ class Store:
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
+    def savepoint(self, name: str) -> Iterator[None]:
+        """Inside a transaction: undo just this block's changes if it raises."""
+        self.db.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.db.execute(f"ROLLBACK TO {name}")
+            self.db.execute(f"RELEASE {name}")
+            raise
+        self.db.execute(f"RELEASE {name}")
+
+    @contextmanager
     def transaction(self) -> Iterator[None]:
         """All or nothing: commit when the block ends, roll back if it raises."""
         self.db.execute("BEGIN IMMEDIATE")
@@ -228,43 +331,34 @@ class Store:
 
     def put_article(self, article: Article, content_hash: str, now: datetime, edited: bool) -> None:
         """Insert a new article, or overwrite an edited one and move its `changed_at`."""
-        row = {
-            "id": article.id,
-            "title": article.title,
-            "url": article.url,
-            "published": to_db_time(article.published),
-            "account": article.account,
-            "content": article.content,
-            "source": article.source,
-            "author": article.author,
-            "editor": article.editor,
-            "content_hash": content_hash,
-            "now": to_db_time(now),
-            "edited": edited,
-        }
-        self.db.execute(
-            """
-            INSERT INTO articles (id, title, url, published, account, content, source, author,
-                                  editor, content_hash, first_seen, changed_at)
-            VALUES (:id, :title, :url, :published, :account, :content, :source, :author,
-                    :editor, :content_hash, :now, NULL)
-            ON CONFLICT (id) DO UPDATE SET
-                title = excluded.title, url = excluded.url, published = excluded.published,
-                account = excluded.account, content = excluded.content,
-                source = excluded.source, author = excluded.author, editor = excluded.editor,
-                content_hash = excluded.content_hash,
-                changed_at = CASE WHEN :edited THEN :now ELSE changed_at END
-            """,
-            row,
-        )
+        self.db.execute(_UPSERT_ARTICLE, _article_params(article, content_hash, now, edited))
 
     def set_tags(self, article_id: str, verdict: Classification) -> None:
         self.db.execute("DELETE FROM tags WHERE article_id = :id", {"id": article_id})
+        self.db.executemany(_INSERT_TAG, _tag_params(article_id, verdict))
+
+    def put_articles(self, rows: Sequence[Row], now: datetime, changes: Sequence[str]) -> None:
+        """Store many rows at once: `changes` says of each "new", "updated" or "unchanged".
+
+        New rows are plain inserts with no tags to clear, which matters for a first poll of
+        a large corpus; the others overwrite, and only "updated" moves `changed_at`.
+        """
+        stamp = to_db_time(now)
+        fresh = [row for row, change in zip(rows, changes, strict=True) if change == "new"]
+        known = [
+            (row, change == "updated")
+            for row, change in zip(rows, changes, strict=True)
+            if change != "new"
+        ]
+        self.db.executemany(_INSERT_ROW, [(*row[:10], stamp) for row in fresh])
+        self.db.executemany(_UPSERT_ROW, [(*row[:10], stamp, was, stamp) for row, was in known])
+        self.db.executemany("DELETE FROM tags WHERE article_id = ?", [(r.id,) for r, _ in known])
         self.db.executemany(
-            "INSERT INTO tags (article_id, tag, rank, score) VALUES (:id, :tag, :rank, :score)",
+            "INSERT INTO tags (article_id, tag, rank, score) VALUES (?, ?, ?, ?)",
             [
-                {"id": article_id, "tag": tag, "rank": rank, "score": verdict.scores.get(tag, 0.0)}
-                for rank, tag in enumerate(verdict.tags)
+                (row.id, tag, rank, score)
+                for row in rows
+                for rank, (tag, score) in enumerate(row.tags)
             ],
         )
 

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from feeder.cli import main
 from feeder.errors import CorpusError
-from feeder.poll import Outcome, corpus_unchanged, decide, run_poll
+from feeder.ingest import Outcome, decide
+from feeder.poll import corpus_unchanged, run_poll
 from feeder.store import PollRecord, Store
 
 from .conftest import Site, record, seed_records

@@ -1,0 +1,357 @@
+"""Ingesting a corpus file into the store: read, compare, normalise, classify, write.
+
+A large file is cut into byte ranges read by worker processes, each parsing, normalising
+and classifying its own range, while this process writes their rows to SQLite: the work
+beyond parsing runs beside the parse instead of after it. A record whose digest matches
+the stored one is neither normalised nor classified.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from .corpus import BadRecord, Part, Record, Skipped, Tail, read_records, split, to_article
+from .errors import CorpusError
+from .model import Article
+from .store import Row, Store
+
+# Below this size a file is read in this process: starting workers costs more than it saves.
+PARALLEL_MIN_BYTES = 32 << 20
+WORKERS = 2
+BATCH = 256  # records per message from a worker: few messages, little memory in flight
+
+
+class Outcome(Enum):
+    NEW = "new"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+def decide(stored_digest: str | None, record_digest: str) -> Outcome:
+    """New id → new; same id with other content → updated; same content → unchanged."""
+    if stored_digest is None:
+        return Outcome.NEW
+    return Outcome.UNCHANGED if stored_digest == record_digest else Outcome.UPDATED
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every reader of a part needs to know; sent to worker processes as is."""
+
+    path: Path
+    timezone: str
+    taxonomy: Path
+    known: dict[str, str]  # stored digests by id, as before this poll
+    force: bool  # normalise and classify even records whose digest is unchanged
+
+
+# Items travel between processes in bulk: named tuples, which pickle cheaply, where
+# frozen dataclasses with slots took 0.5 ms each to unpickle.
+
+
+class Seen(NamedTuple):
+    """A record whose digest is unchanged: only its id and place travel."""
+
+    position: int
+    id: str
+
+
+class Changed(NamedTuple):
+    """A record to write: normalised and classified."""
+
+    position: int
+    change: str  # an Outcome's value: new, updated (or unchanged, when forced)
+    row: Row
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """A part was read to its end."""
+
+    records: int  # the last position in the part
+    tail: Tail
+
+
+@dataclass
+class IngestResult:
+    """What an ingest did, by id, and where a later JSON Lines read may resume."""
+
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)  # positions are file-wide
+    duplicates: list[str] = field(default_factory=list)  # ids found more than once
+    tail: Tail | None = None
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for o in self.outcomes.values() if o is outcome)
+
+
+Item = Skipped | Seen | Changed
+
+
+def ingest(
+    store: Store,
+    job: Job,
+    now: datetime,
+    *,
+    resume: Part | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> IngestResult:
+    """Bring the store's articles and tags up to date with the corpus, inside the caller's
+    transaction. CorpusError if the file cannot be read; the caller then rolls back."""
+    if resume is not None:
+        return _Writer(store, job, now).run_here(resume, progress)
+    size = job.path.stat().st_size
+    parts = split(job.path, WORKERS) if size >= PARALLEL_MIN_BYTES and _cores() > 1 else []
+    if len(parts) > 1:
+        try:
+            with store.savepoint("parallel_ingest"):
+                return _Writer(store, job, now).run_workers(parts, progress)
+        except _PartFailed:
+            # A cut inside a nested object, or a file that is really broken: read it
+            # whole, which either works or names the real problem with its position.
+            pass
+    return _Writer(store, job, now).run_here(Part(), progress)
+
+
+def prefix_check(path: Path, length: int) -> str:
+    """A checksum of the first `length` bytes: did the part already read stay the same?"""
+    value, left = 0, length
+    with path.open("rb") as f:
+        while left > 0:
+            chunk = f.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            value = zlib.crc32(chunk, value)
+            left -= len(chunk)
+    return f"crc32:{length}:{value:08x}"
+
+
+# -- Reading one part: in this process or in a worker ------------------------------------
+
+
+def read_part(job: Job, part: Part, progress: Callable[[int], None] | None) -> Iterator[Item]:
+    """Each record of the part as Skipped, Seen or Changed; returns Done at the end."""
+    from .classify import Classifier, load_taxonomy
+
+    tz = ZoneInfo(job.timezone)
+    classifier = Classifier(load_taxonomy(job.taxonomy))
+    records = read_records(job.path, part, progress)
+    while True:
+        try:
+            record = next(records)
+        except StopIteration as stop:
+            return Done(records=stop.value.lines, tail=stop.value)  # type: ignore[return-value]
+        if isinstance(record, Skipped):
+            yield record
+            continue
+        change = decide(job.known.get(record.id), record.digest)
+        if change is Outcome.UNCHANGED and not job.force:
+            yield Seen(record.position, record.id)
+            continue
+        try:
+            article = to_article(record, tz)
+        except BadRecord as exc:
+            yield Skipped(record.position, record.id, str(exc))
+            continue
+        verdict = classifier.classify(article.title, article.content)
+        yield Changed(record.position, change.value, Row.of(article, record.digest, verdict))
+
+
+def _worker(job: Job, part: Part, conn: Connection) -> None:
+    """A worker process: send batches of items, then Done (or the error's message)."""
+    read = 0
+
+    def count(n: int) -> None:
+        nonlocal read
+        read += n
+
+    batch: list[Item] = []
+    items = read_part(job, part, count)
+    try:
+        while True:
+            try:
+                batch.append(next(items))
+            except StopIteration as stop:
+                conn.send((batch, read, stop.value))
+                return
+            if len(batch) >= BATCH:
+                conn.send((batch, read, None))
+                batch, read = [], 0
+    except CorpusError as exc:
+        conn.send(([], read, str(exc)))
+    finally:
+        conn.close()
+
+
+class _PartFailed(Exception):
+    """A part could not be read on its own."""
+
+
+class _Writer:
+    """Takes items from the parts, in any order between parts, and writes them."""
+
+    def __init__(self, store: Store, job: Job, now: datetime) -> None:
+        self.store = store
+        self.job = job
+        self.now = now
+        self.result = IngestResult()
+        self.last: dict[str, tuple[int, int]] = {}  # id → (part, position) of its last record
+        self.duplicates: set[str] = set()
+        self.pending: list[Row] = []
+        self.changes: list[str] = []
+        self.skipped: list[tuple[int, Skipped]] = []
+        self.sizes: dict[int, int] = {}  # records (or lines) per finished part
+        self.tail: Tail | None = None  # the last part's
+        self.last_part = 0
+
+    def run_here(self, part: Part, progress: Callable[[int], None] | None) -> IngestResult:
+        items = read_part(self.job, part, progress)
+        while True:
+            try:
+                item = next(items)
+            except StopIteration as stop:
+                self.finish_part(0, stop.value)
+                break
+            self.take(0, item)
+        return self.close()
+
+    def run_workers(
+        self, parts: list[Part], progress: Callable[[int], None] | None
+    ) -> IngestResult:
+        context = multiprocessing.get_context("spawn")  # no fork: the daemon has threads
+        self.last_part = len(parts) - 1
+        readers: dict[Connection, int] = {}
+        processes = []
+        for index, part in enumerate(parts):
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_worker, args=(self.job, part, send), name=f"feeder-ingest-{index}"
+            )
+            process.start()
+            send.close()
+            readers[receive] = index
+            processes.append(process)
+        try:
+            while readers:
+                for conn in wait(list(readers)):
+                    index = readers[conn]  # type: ignore[index]
+                    try:
+                        batch, read, end = conn.recv()  # type: ignore[union-attr]
+                    except EOFError:
+                        raise _PartFailed(f"part {index}: worker ended early") from None
+                    if progress is not None and read:
+                        progress(read)
+                    for item in batch:
+                        self.take(index, item)
+                    if isinstance(end, str):
+                        raise _PartFailed(end)
+                    if isinstance(end, Done):
+                        self.finish_part(index, end)
+                        del readers[conn]  # type: ignore[arg-type]
+                        conn.close()  # type: ignore[union-attr]
+        finally:
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
+                process.join()
+        return self.close()
+
+    def take(self, part: int, item: Item) -> None:
+        if isinstance(item, Skipped):
+            self.skipped.append((part, item))
+            return
+        ident = item.id if isinstance(item, Seen) else item.row.id
+        place = (part, item.position)
+        previous = self.last.get(ident)
+        if previous is not None:
+            self.duplicates.add(ident)
+            if previous > place:
+                return  # a later record of this id was taken already: it wins
+        self.last[ident] = place
+        if isinstance(item, Seen):
+            self.result.outcomes[ident] = Outcome.UNCHANGED
+            return
+        change = Outcome(item.change)
+        self.result.outcomes[ident] = change
+        self.pending.append(item.row)
+        # A second record of a new id overwrites the first instead of inserting it again.
+        self.changes.append("unchanged" if change is Outcome.NEW and previous else change.value)
+        if len(self.pending) >= BATCH:
+            self.flush()
+
+    def finish_part(self, part: int, done: Done) -> None:
+        self.sizes[part] = done.records
+        if part == self.last_part:
+            self.tail = done.tail
+
+    def flush(self) -> None:
+        if self.pending:
+            self.store.put_articles(self.pending, self.now, self.changes)
+            self.pending, self.changes = [], []
+
+    def close(self) -> IngestResult:
+        self.flush()
+        if self.duplicates:
+            self._settle_duplicates()
+        offsets, total = {}, 0
+        for part in sorted(self.sizes):
+            offsets[part] = total
+            total += self.sizes[part]
+        self.result.skipped = sorted(
+            (
+                Skipped(offsets.get(part, 0) + s.position, s.id, s.reason)
+                for part, s in self.skipped
+            ),
+            key=lambda s: s.position,
+        )
+        self.result.duplicates = sorted(self.duplicates)
+        if self.tail is not None:  # its line count covers its own part only
+            self.result.tail = Tail(self.tail.offset, total, self.tail.incomplete)
+        return self.result
+
+    def _settle_duplicates(self) -> None:
+        """Write each duplicated id's last valid record, whatever order the parts came in.
+
+        Rare, so done the simple way: one more read of the file, keeping only those ids.
+        """
+        tz = ZoneInfo(self.job.timezone)
+        winners: dict[str, tuple[Record, Article]] = {}
+        for record in _records(self.job.path):
+            if record.id in self.duplicates:
+                with contextlib.suppress(BadRecord):
+                    winners[record.id] = (record, to_article(record, tz))
+        from .classify import Classifier, load_taxonomy
+
+        classifier = Classifier(load_taxonomy(self.job.taxonomy))
+        rows, changes = [], []
+        for ident, (record, article) in winners.items():
+            change = decide(self.job.known.get(ident), record.digest)
+            self.result.outcomes[ident] = change
+            rows.append(Row.of(article, record.digest, classifier.classify_article(article)))
+            # An overwrite either way: an earlier record of the id may have been stored.
+            changes.append("updated" if change is Outcome.UPDATED else "unchanged")
+        self.store.put_articles(rows, self.now, changes)
+
+
+def _records(path: Path) -> Iterator[Record]:
+    for item in read_records(path):
+        if isinstance(item, Record):
+            yield item
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
