@@ -20,9 +20,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --editable '.[test]'
 	touch $@ $(VENV)/.installed-run
 
-## run: set up, then poll the bundled corpus into the bundled SQLite state
+## run: set up, poll the bundled corpus into the SQLite state, preview the newest issue
 run: $(VENV)/.installed-run
 	$(BIN)/feeder --config $(CONFIG) poll
+	$(BIN)/feeder --config $(CONFIG) newsletter render --latest
 
 ## test: set up with the test tools, then run the whole test suite
 test: $(VENV)/.installed-test

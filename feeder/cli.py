@@ -260,9 +260,14 @@ def newsletter() -> None:
 
 @newsletter.command()
 @week_option
+@click.option(
+    "--latest",
+    is_flag=True,
+    help="Render the newest week that has articles instead (what `make run` previews).",
+)
 @pass_ctx
 @reports_errors
-def render(ctx: Context, week: str | None) -> None:
+def render(ctx: Context, week: str | None, latest: bool) -> None:
     """Write one issue's HTML, text and .eml into OUTPUT/newsletter/ to review.
 
     An issue that was already sent is written as it was sent; any other week as it would
@@ -272,16 +277,23 @@ def render(ctx: Context, week: str | None) -> None:
     Example:
       feeder newsletter render
       feeder newsletter render --week 2026-W05
+      feeder newsletter render --latest
     """
     from datetime import UTC, datetime
 
-    from .mailer import write_preview
+    from .mailer import latest_week, write_preview
     from .newsletter import last_full_week
     from .store import Store
 
     config = ctx.config
-    key = week or last_full_week(datetime.now(UTC), config.tz)
+    if latest and week:
+        raise click.UsageError("--latest and --week exclude each other")
     with Store.open(config.state.path, config.tz) as store:
+        key = (
+            (latest_week(store, config.tz) if latest else None)
+            or week
+            or last_full_week(datetime.now(UTC), config.tz)
+        )
         written = write_preview(store, config, key)
     for path in written:
         click.echo(f"wrote {path}")

@@ -242,14 +242,18 @@ def write_preview(
     return [path for path, data in outputs.items() if write_if_changed(path, data)]
 
 
+def latest_week(store: Store, tz: ZoneInfo) -> str | None:
+    """The newest week that has articles; None when the store has none."""
+    newest = store.entries(limit=1)
+    return week_key(newest[0].article.published, tz) if newest else None
+
+
 def render_latest_preview(
     store: Store, config: Config, tags: Sequence[Tag] | None = None
 ) -> list[Path]:
     """Preview the newest week that has articles; [] when the store has none."""
-    newest = store.entries(limit=1)
-    if not newest:
-        return []
-    return write_preview(store, config, week_key(newest[0].article.published, config.tz), tags)
+    key = latest_week(store, config.tz)
+    return [] if key is None else write_preview(store, config, key, tags)
 
 
 # -- SMTP ----------------------------------------------------------------------------------

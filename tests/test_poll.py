@@ -192,3 +192,17 @@ def test_bad_config_is_one_error_line(site: Site) -> None:
         f"Error: {site.config_path}: unknown key output.max_entrys "
         "(known in [output]: dir, base_url, max_entries)\n"
     )
+
+
+def test_what_make_run_does_previews_the_newest_week(site: Site) -> None:
+    assert poll(site)[0] == 0
+    result = CliRunner().invoke(
+        main, ["--config", str(site.config_path), "newsletter", "render", "--latest"]
+    )
+    assert result.exit_code == 0, result.output
+    html = (site.out / "newsletter" / "2026-W06.html").read_text(encoding="utf-8")
+    assert "AI的下一个前沿阵地是什么" in html  # the newest article, 2026/2/5
+    again = CliRunner().invoke(
+        main, ["--config", str(site.config_path), "newsletter", "render", "--latest"]
+    )
+    assert again.output == "2026-W06: up to date\n"
