@@ -1,0 +1,249 @@
+"""Benchmark feeder on a synthetic corpus and print a table of figures beside their targets.
+
+    python benchmarks/run.py                 # N = 100,000 (what `make bench` runs)
+    python benchmarks/run.py --n 1000 --runs 1
+
+Every figure is the median of --runs runs, measured in the same run as the baseline (a
+bare streaming parse of the same file), so a slow or busy machine moves both together.
+Work files go to benchmarks/work/ (git-ignored); the corpus is made once per N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from make_corpus import articles, write  # noqa: E402
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    target: str = ""
+    ok: bool | None = None
+
+    def row(self) -> str:
+        verdict = "" if self.ok is None else ("ok" if self.ok else "MISSED")
+        return f"| {self.name} | {self.value:,.2f} {self.unit} | {self.target} | {verdict} |"
+
+
+def median(runs: int, measure: Callable[[], float]) -> float:
+    return statistics.median(measure() for _ in range(runs))
+
+
+def bare_parse(path: Path) -> float:
+    import ijson
+
+    start = time.perf_counter()
+    with path.open("rb") as f:
+        for _ in ijson.items(f, "item"):
+            pass
+    return time.perf_counter() - start
+
+
+def feeder(site: Path, *args: str) -> tuple[float, int, str]:
+    """Run the real command in a child process: wall time, peak RSS (KiB), stdout."""
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "feeder", "--config", str(site / "feeder.toml"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out, err = child.communicate()
+    wall = time.perf_counter() - start
+    # ru_maxrss of the children: the largest of the command and its worker processes.
+    rss = _children_maxrss()
+    if child.returncode != 0:
+        raise SystemExit(f"feeder {' '.join(args)} failed:\n{err}")
+    return wall, rss, out.strip()
+
+
+def _children_maxrss() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+
+def make_site(work: Path, name: str, corpus: Path) -> Path:
+    site = work / name
+    if site.exists():
+        shutil.rmtree(site)
+    (site / "data").mkdir(parents=True)
+    shutil.copy(ROOT / "data" / "taxonomy.toml", site / "data" / "taxonomy.toml")
+    (site / "feeder.toml").write_text(
+        f'[corpus]\npath = "{corpus}"\n[state]\npath = "data/state.db"\n'
+        f'[newsletter]\ntemplates = "{ROOT / "templates"}"\n',
+        encoding="utf-8",
+    )
+    return site
+
+
+def cold_poll(work: Path, corpus: Path, runs: int) -> tuple[float, int]:
+    walls, rss = [], 0
+    for k in range(runs):
+        site = make_site(work, f"cold-{k}", corpus)
+        wall, peak, out = feeder(site, "poll")
+        assert out.endswith("skipped"), out
+        walls.append(wall)
+        rss = max(rss, peak)
+    return statistics.median(walls), rss
+
+
+def appended(work: Path, base: Path, n: int, jsonl: bool, runs: int) -> float:
+    """Poll, append 100 articles, poll again: the second poll's wall time."""
+    walls = []
+    for k in range(runs):
+        corpus = work / f"append-{k}{'.jsonl' if jsonl else '.json'}"
+        shutil.copy(base, corpus)
+        site = make_site(work, f"append-{'jsonl' if jsonl else 'array'}-{k}", corpus)
+        feeder(site, "poll")
+        _append(corpus, n, jsonl)
+        wall, _, out = feeder(site, "poll")
+        assert out.startswith("100 new"), out
+        walls.append(wall)
+    return statistics.median(walls)
+
+
+def _append(corpus: Path, n: int, jsonl: bool) -> None:
+    extra = list(articles(100, start=n))
+    if jsonl:
+        with corpus.open("a", encoding="utf-8") as f:
+            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in extra)
+        return
+    with corpus.open("r+b") as f:
+        f.seek(-1, os.SEEK_END)  # over the closing "]"
+        tail = "".join("," + json.dumps(r, ensure_ascii=False) for r in extra) + "]"
+        f.write(tail.encode("utf-8"))
+
+
+def classify_throughput(corpus: Path, runs: int) -> float:
+    from zoneinfo import ZoneInfo
+
+    from feeder.classify import Classifier, load_taxonomy
+    from feeder.corpus import read_articles
+
+    classifier = Classifier(load_taxonomy(ROOT / "data" / "taxonomy.toml"))
+    sample = []
+    for article in read_articles(corpus, ZoneInfo("Asia/Shanghai")):
+        sample.append((article.title, article.content))
+        if len(sample) >= 5000:
+            break
+    chars = sum(len(t) + len(c) for t, c in sample)
+
+    def once() -> float:
+        start = time.perf_counter()
+        for title, content in sample:
+            classifier.classify(title, content)
+        return chars / (time.perf_counter() - start) / 1e6
+
+    return median(runs, once)
+
+
+def newsletter_render(work: Path, runs: int) -> float:
+    """Render one week of 500 articles (the HTML, the text and the size check)."""
+    from zoneinfo import ZoneInfo
+
+    from feeder.classify import Classifier, load_taxonomy
+    from feeder.config import load_config
+    from feeder.corpus import Record, digest, to_article
+    from feeder.mailer import current_issue
+    from feeder.newsletter import render_issue, week_key
+    from feeder.store import Row, Store
+
+    site = make_site(work, "newsletter", ROOT / "data" / "corpus.json")
+    config = load_config(site / "feeder.toml")
+    tz = ZoneInfo("Asia/Shanghai")
+    taxonomy = load_taxonomy(config.taxonomy.path)
+    classifier = Classifier(taxonomy)
+    monday = datetime(2026, 3, 2, tzinfo=tz)
+    rows = []
+    for i, raw in enumerate(articles(500, start=10_000_000)):
+        day = monday + timedelta(days=i % 7)
+        raw["时间time"] = f"{day.year}/{day.month}/{day.day}"
+        record = Record(i + 1, raw["文章标识符aid"], digest(raw), raw)
+        article = to_article(record, tz)
+        rows.append(Row.of(article, record.digest, classifier.classify_article(article)))
+    with Store.open(config.state.path, tz) as store:
+        with store.transaction():
+            store.put_articles(rows, datetime.now(UTC), ["new"] * len(rows))
+        key = week_key(monday, tz)
+        issue = current_issue(store, key, tz)
+        assert len(issue.entries) == 500
+
+        def once() -> float:
+            start = time.perf_counter()
+            render_issue(issue, taxonomy.tags, config)
+            return time.perf_counter() - start
+
+        return median(runs, once)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000, help="articles in the corpus")
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument("--work", type=Path, default=HERE / "work", help="scratch folder")
+    args = parser.parse_args()
+    n, runs, work = args.n, args.runs, args.work
+    work.mkdir(parents=True, exist_ok=True)
+    array, lines = work / f"corpus-{n}.json", work / f"corpus-{n}.jsonl"
+    for path, jsonl in ((array, False), (lines, True)):
+        if not path.exists():
+            print(f"making {path} …", file=sys.stderr)
+            write(n, path, jsonl)
+    size_mb = array.stat().st_size / 1e6
+
+    print(f"benchmarking on {n:,} articles ({size_mb:,.0f} MB), median of {runs}", file=sys.stderr)
+    parse = median(runs, lambda: bare_parse(array))
+    cold, rss = cold_poll(work, array, runs)
+    site = work / "cold-0"
+    unchanged = median(max(runs, 5), lambda: feeder(site, "poll")[0])
+    append_array = appended(work, array, n, jsonl=False, runs=runs)
+    append_lines = appended(work, lines, n, jsonl=True, runs=runs)
+    throughput = classify_throughput(array, runs)
+    render = newsletter_render(work, runs)
+
+    figures = [
+        Figure("bare streaming parse (ijson), the baseline", parse, "s"),
+        Figure("cold poll: wall time", cold, "s"),
+        Figure("cold poll ÷ baseline", cold / parse, "×", "≤ 3×", cold / parse <= 3),
+        Figure(
+            "cold poll: peak RSS (largest process)", rss / 1024, "MB", "≤ 200 MB", rss <= 200 * 1024
+        ),
+        Figure("unchanged re-poll, whole process", unchanged, "s", "≤ 0.5 s", unchanged <= 0.5),
+        Figure("re-poll after appending 100, JSON array", append_array, "s"),
+        Figure(
+            "re-poll after appending 100, JSON Lines", append_lines, "s", "≤ 1 s", append_lines <= 1
+        ),
+        Figure("classification throughput", throughput, "M chars/s", "≥ 20", throughput >= 20),
+        Figure("render one newsletter week of 500 articles", render, "s"),
+    ]
+    print(
+        f"\nfeeder benchmark — {n:,} articles, {size_mb:,.0f} MB, {os.cpu_count()} cores, "
+        f"median of {runs} runs\n"
+    )
+    print("| figure | measured | target | |")
+    print("| --- | --- | --- | --- |")
+    for figure in figures:
+        print(figure.row())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""The benchmark keeps working: run it end to end on 1,000 articles (no timings asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--n",
+            "1000",
+            "--runs",
+            "1",
+            "--work",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [
+        line for line in done.stdout.splitlines() if line.startswith("| ") and "---" not in line
+    ]
+    names = [row.split(" | ")[0].lstrip("| ") for row in rows[1:]]
+    assert names == [
+        "bare streaming parse (ijson), the baseline",
+        "cold poll: wall time",
+        "cold poll ÷ baseline",
+        "cold poll: peak RSS (largest process)",
+        "unchanged re-poll, whole process",
+        "re-poll after appending 100, JSON array",
+        "re-poll after appending 100, JSON Lines",
+        "classification throughput",
+        "render one newsletter week of 500 articles",
+    ]
+    # The synthetic corpus is deterministic: the same N gives the same bytes.
+    first = (tmp_path / "corpus-1000.json").read_bytes()
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from make_corpus import write
+
+    write(1000, tmp_path / "again.json", jsonl=False)
+    assert (tmp_path / "again.json").read_bytes() == first
