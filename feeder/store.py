@@ -314,14 +314,25 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """All or nothing: commit when the block ends, roll back if it raises."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """All or nothing: commit when the block ends, roll back if it raises.
+
+        An SQLite error (disk full, I/O error, locked too long) becomes a StateError naming
+        the file; the state is then as it was before the block.
+        """
         try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:  # SQLite may have rolled back already
+                    self.db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StateError(
+                f"{self.path}: cannot write the state: {exc} "
+                f"(check that {self.path.parent} is writable and has space)"
+            ) from None
 
     # -- Articles ----------------------------------------------------------------------
 

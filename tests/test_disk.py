@@ -1,0 +1,137 @@
+"""Disk trouble: a read-only output folder or a full disk is one error line, the published
+files stay as they were, and the state does not move past what was published.
+
+As root, permissions do not stop writes, so the poll runs in a child that drops the
+capabilities letting root ignore them (setpriv, as in test_feeds.py); a file-size limit
+(RLIMIT_FSIZE) stands in for a full disk.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, Site, record, seed_records
+from .test_poll import dump, outputs
+
+SETPRIV = Path("/usr/bin/setpriv")
+CHANGE = "1 new, 1 updated, 53 unchanged, 0 skipped\n"  # what the changed corpus brings
+
+
+def run_child(site: Site, *args: str, read_only: bool = False, max_file: int = 0) -> str:
+    """`feeder ARGS` in a child process; returns its stderr after checking it failed cleanly."""
+    command = [sys.executable, "-m", "feeder", "--config", str(site.config_path), *args]
+    if read_only and os.geteuid() == 0:
+        if not SETPRIV.exists():
+            pytest.skip("running as root without setpriv to drop CAP_DAC_OVERRIDE")
+        drop = "-dac_override,-dac_read_search"
+        command = [str(SETPRIV), f"--inh-caps={drop}", f"--bounding-set={drop}", *command]
+
+    def limit() -> None:
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file, max_file))
+
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        preexec_fn=limit if max_file else None,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"},
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+def poll(site: Site) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "feeder", "--config", str(site.config_path), "poll"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def tree(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.fixture
+def changed(site: Site) -> Site:
+    """The seed published, then a corpus with one article added and one edited."""
+    assert poll(site) == "54 new, 0 updated, 0 unchanged, 0 skipped\n"
+    records = seed_records()
+    records[0]["finalContent"] += "\r补充一段。"
+    records.append(record("disk-1", title="新发布的科研成果", time="2026/2/6"))
+    site.write_corpus(records)
+    return site
+
+
+def test_a_read_only_output_folder_fails_the_poll_and_keeps_everything(changed: Site) -> None:
+    site = changed
+    state, files, listing = dump(site), outputs(site), tree(site.out)
+    folders = [site.out, site.out / "feeds"]
+    for folder in folders:
+        folder.chmod(0o555)
+    try:
+        message = run_child(site, "poll", read_only=True)
+    finally:
+        for folder in folders:
+            folder.chmod(0o755)
+    assert "cannot write: Permission denied" in message and str(site.out) in message
+    assert outputs(site) == files and tree(site.out) == listing  # no temporary file either
+    assert dump(site) == state  # rolled back: not even the poll log moved
+    assert poll(site) == CHANGE  # so the next poll does exactly what this one could not
+
+
+def test_a_full_disk_while_publishing_fails_the_poll_and_keeps_everything(changed: Site) -> None:
+    site = changed
+    state, files, listing = dump(site), outputs(site), tree(site.out)
+    feed = site.out / "feeds" / "all.atom"
+    assert feed.stat().st_size > 64 << 10  # so writing it runs into the limit below
+    message = run_child(site, "poll", max_file=64 << 10)
+    assert "cannot write: File too large" in message
+    assert outputs(site) == files and tree(site.out) == listing
+    assert dump(site) == state
+    assert poll(site) == CHANGE
+
+
+def test_a_full_disk_at_commit_fails_the_poll_and_keeps_the_state(changed: Site) -> None:
+    site = changed
+    state = dump(site)
+    # The state file cannot grow: the outputs (all smaller) are written, the commit fails.
+    size = site.state.stat().st_size
+    assert all(len(data) < size for data in outputs(site).values())
+    message = run_child(site, "poll", max_file=size)
+    assert message.startswith(f"Error: {site.state}: cannot write the state: "), message
+    db = sqlite3.connect(site.state)
+    assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    db.close()
+    assert dump(site) == state
+    # The outputs already show the change (each file whole); the state catches up.
+    assert poll(site) == CHANGE
+    assert poll(site) == "unchanged\n"
+
+
+def test_a_full_disk_before_the_first_poll_leaves_no_state(
+    make_site: Callable[..., Site],
+) -> None:
+    site = make_site()
+    message = run_child(site, "poll", max_file=4096)
+    assert message.startswith("Error: ") and "Traceback" not in message
+    assert poll(site) == "54 new, 0 updated, 0 unchanged, 0 skipped\n"
