@@ -309,8 +309,12 @@ class Classifier:
         self._full = full
         self._signals = [(signal.tag, signal.name, signal.weight) for signal in taxonomy.signals]
 
-    def classify(self, title: str, content: str) -> Classification:
-        """Tag one article from its title and plain-text body (pure, no I/O)."""
+    def classify(self, title: str, content: str, *, explain: bool = True) -> Classification:
+        """Tag one article from its title and plain-text body (pure, no I/O).
+
+        `explain=False` leaves out the hits: a bulk ingest stores only tags and scores, and
+        building the hits was 40% of the time.
+        """
         scoring = self._scoring
         if scoring.body_chars:
             content = content[: scoring.body_chars]
@@ -330,7 +334,8 @@ class Classifier:
                 tag, name, weight = signals[i]
                 points = weight * (saturated[count] if count < 256 else full) * scale
                 scores[tag] += points
-                hits.append(Hit(tag, name, where, count, points))
+                if explain:
+                    hits.append(Hit(tag, name, where, count, points))
         order = self._order
         ranked = sorted(self._tag_ids, key=lambda tag: (-scores[tag], order[tag]))
         given: list[str] = []

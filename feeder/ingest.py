@@ -164,7 +164,7 @@ def read_part(job: Job, part: Part, progress: Callable[[int], None] | None) -> I
         except BadRecord as exc:
             yield Skipped(record.position, record.id, str(exc))
             continue
-        verdict = classifier.classify(article.title, article.content)
+        verdict = classifier.classify(article.title, article.content, explain=False)
         yield Changed(record.position, change.value, Row.of(article, record.digest, verdict))
 
 

@@ -173,7 +173,9 @@ def _resume_point(last: PollRecord | None, path: Path, size: int) -> Part | None
 def _reclassify(store: Store, classifier: Classifier) -> int:
     count = 0
     for article in store.articles():  # streamed: writing tags while reading articles is safe
-        store.set_tags(article.id, classifier.classify(article.title, article.content))
+        store.set_tags(
+            article.id, classifier.classify(article.title, article.content, explain=False)
+        )
         count += 1
     return count
 

@@ -499,3 +499,11 @@ def test_eval_prints_the_scores_and_the_mistakes(config_file: Path, tmp_path: Pa
     assert re.search(r"^policy\s+0\.\d+\s+1\.000", result.output, re.M)
     assert "h0001_1" in result.output
     assert "predicted policy  expected research" in result.output
+
+
+def test_without_explanation_the_verdict_is_the_same_and_has_no_hits() -> None:
+    classifier = Classifier(load_taxonomy(TAXONOMY))
+    for article in read_articles(ROOT / "data" / "corpus.json", ZoneInfo("Asia/Shanghai")):
+        full = classifier.classify(article.title, article.content)
+        bare = classifier.classify(article.title, article.content, explain=False)
+        assert (bare.tags, bare.scores, bare.hits) == (full.tags, full.scores, ())

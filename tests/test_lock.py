@@ -19,9 +19,8 @@ def test_second_holder_is_refused_naming_the_first(tmp_path: Path) -> None:
     with hold_lock(lock, "daemon"):
         who = holder(lock)
         assert who is not None and who.pid == os.getpid() and who.role == "daemon"
-        with pytest.raises(LockedError) as refused:
-            with hold_lock(lock, "poll", wait=0.2):
-                pass
+        with pytest.raises(LockedError) as refused, hold_lock(lock, "poll", wait=0.2):
+            pass
         assert str(refused.value) == f"another feeder daemon (pid {os.getpid()}) holds {lock}"
     assert holder(lock) is None
     with hold_lock(lock, "poll"):

@@ -37,7 +37,8 @@ def dump(site: Site) -> list[tuple[object, ...]]:
 
 
 def outputs(site: Site) -> dict[str, bytes]:
-    return {str(p.relative_to(site.out)): p.read_bytes() for p in site.out.rglob("*") if p.is_file()}
+    files = (p for p in site.out.rglob("*") if p.is_file())
+    return {str(p.relative_to(site.out)): p.read_bytes() for p in files}
 
 
 def bump_mtime(site: Site) -> None:
@@ -101,7 +102,8 @@ def test_force_reprocesses_an_unchanged_corpus(site: Site) -> None:
 
 
 def test_bad_records_are_skipped_and_the_rest_ingested(make_site: Callable[..., Site]) -> None:
-    site = make_site([record("a"), {"标题title": "no id"}, record("b", time="someday"), record("c")])
+    bad = [{"标题title": "no id"}, record("b", time="someday")]
+    site = make_site([record("a"), *bad, record("c")])
     code, out, err = poll(site)
     assert code == 0
     assert out == "2 new, 0 updated, 0 unchanged, 2 skipped\n"
@@ -138,13 +140,13 @@ def test_a_broken_corpus_changes_nothing(site: Site, content: str, message: str)
     assert dump(site) == state
     assert outputs(site) == files
     # Once the file is whole again, the next poll goes through.
-    site.write_corpus(seed_records() + [record("late")])
+    site.write_corpus([*seed_records(), record("late")])
     assert poll(site)[1] == "1 new, 0 updated, 54 unchanged, 0 skipped\n"
 
 
 def test_missing_corpus_is_one_error_line(site: Site) -> None:
     site.corpus.unlink()
-    code, out, err = poll(site)
+    code, _out, err = poll(site)
     assert code == 1 and err == f"Error: {site.corpus}: corpus file not found\n"
     with pytest.raises(CorpusError):
         run_poll(site.config)

@@ -55,7 +55,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
 
 def test_not_a_database(tmp_path: Path) -> None:
     (tmp_path / "state.db").write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StateError, match="state.db"):
+    with pytest.raises(StateError, match=r"state\.db"):
         Store.open(tmp_path / "state.db", TZ)
 
 
