@@ -511,8 +511,8 @@ def parse_time(text: str, tz: ZoneInfo) -> datetime:
     match = _DATE.fullmatch(text)
     try:
         if match:
-            parts = [int(p) if p else 0 for p in match.groups()]
-            return datetime(*parts, tzinfo=tz)  # type: ignore[misc]
+            year, month, day, hour, minute, second = (int(p) if p else 0 for p in match.groups())
+            return datetime(year, month, day, hour, minute, second, tzinfo=tz)
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise BadRecord(f"unreadable date {TIME}={text!r} (expected e.g. 2026/2/5)") from None

@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import Enum
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 from .corpus import BadRecord, Part, Record, Skipped, Tail, read_records, split, to_article
@@ -244,10 +244,11 @@ class _Writer:
             processes.append(process)
         try:
             while readers:
-                for conn in wait(list(readers)):
-                    index = readers[conn]  # type: ignore[index]
+                for ready in wait(list(readers)):
+                    conn = cast(Connection, ready)
+                    index = readers[conn]
                     try:
-                        batch, read, end = conn.recv()  # type: ignore[union-attr]
+                        batch, read, end = conn.recv()
                     except EOFError:
                         raise _PartFailed(f"part {index}: worker ended early") from None
                     if progress is not None and read:
@@ -258,8 +259,8 @@ class _Writer:
                         raise _PartFailed(end)
                     if isinstance(end, Done):
                         self.finish_part(index, end)
-                        del readers[conn]  # type: ignore[arg-type]
-                        conn.close()  # type: ignore[union-attr]
+                        del readers[conn]
+                        conn.close()
         finally:
             for process in processes:
                 if process.is_alive():
