@@ -480,23 +480,28 @@ def subscribers_import(ctx: Context, file: str) -> None:
 # -- Categories ----------------------------------------------------------------------------
 
 
+def corpus_and_taxonomy_options(func: F) -> F:
+    """--corpus and --taxonomy, each defaulting to the config's, for trying other files."""
+    func = click.option(
+        "--taxonomy",
+        "taxonomy_path",
+        metavar="FILE",
+        type=click.Path(dir_okay=False),
+        show_default="taxonomy.path in the config",
+        help="Taxonomy to use instead, e.g. a copy being retuned.",
+    )(func)
+    return click.option(
+        "--corpus",
+        "corpus_path",
+        metavar="FILE",
+        type=click.Path(dir_okay=False),
+        show_default="corpus.path in the config",
+        help="Corpus file to read instead (JSON array or JSON Lines).",
+    )(func)
+
+
 @main.command("classify")
-@click.option(
-    "--corpus",
-    "corpus_path",
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    show_default="corpus.path in the config",
-    help="Corpus file to classify (JSON array or JSON Lines).",
-)
-@click.option(
-    "--taxonomy",
-    "taxonomy_path",
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    show_default="taxonomy.path in the config",
-    help="Taxonomy to classify with, e.g. a copy being retuned.",
-)
+@corpus_and_taxonomy_options
 @click.option(
     "--json",
     "as_json",
@@ -553,22 +558,7 @@ def classify_command(
     type=click.Path(dir_okay=False),
     help="Labels to score against: {id: {primary, also, allowed}}, see labels/GUIDE.md.",
 )
-@click.option(
-    "--corpus",
-    "corpus_path",
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    show_default="corpus.path in the config",
-    help="Corpus file holding the labelled articles.",
-)
-@click.option(
-    "--taxonomy",
-    "taxonomy_path",
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    show_default="taxonomy.path in the config",
-    help="Taxonomy to score, e.g. a copy being retuned.",
-)
+@corpus_and_taxonomy_options
 @pass_ctx
 @reports_errors
 def eval_command(
