@@ -12,7 +12,7 @@ import contextlib
 import multiprocessing
 import os
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -52,7 +52,7 @@ class Job:
     path: Path
     timezone: str
     taxonomy: Path
-    known: dict[str, str]  # stored digests by id, as before this poll
+    known: Mapping[str, str]  # stored digests by id, as before this poll
     force: bool  # normalise and classify even records whose digest is unchanged
 
 
@@ -124,10 +124,18 @@ def ingest(
     return _Writer(store, job, now).run_here(Part(), progress)
 
 
-def prefix_check(path: Path, length: int) -> str:
-    """A checksum of the first `length` bytes: did the part already read stay the same?"""
-    value, left = 0, length
+def prefix_check(path: Path, length: int, since: str | None = None) -> str:
+    """A checksum of the first `length` bytes: did the part already read stay the same?
+
+    `since`, a check of a shorter prefix, is extended instead of reading from the start.
+    """
+    start, value = 0, 0
+    if since is not None:
+        _, known_length, known_value = since.split(":")
+        start, value = int(known_length), int(known_value, 16)
+    left = length - start
     with path.open("rb") as f:
+        f.seek(start)
         while left > 0:
             chunk = f.read(min(left, 1 << 20))
             if not chunk:
@@ -135,6 +143,32 @@ def prefix_check(path: Path, length: int) -> str:
             value = zlib.crc32(chunk, value)
             left -= len(chunk)
     return f"crc32:{length}:{value:08x}"
+
+
+class FirstLookups(Mapping[str, str]):
+    """Stored digests fetched one id at a time and remembered as first seen.
+
+    For reading a short appended tail: no need to load every digest, and an id met twice
+    is compared with what was stored before this poll, not with its first record's write.
+    """
+
+    def __init__(self, lookup: Callable[[str], str | None]) -> None:
+        self._lookup = lookup
+        self._seen: dict[str, str | None] = {}
+
+    def __getitem__(self, key: str) -> str:
+        if key not in self._seen:
+            self._seen[key] = self._lookup(key)
+        value = self._seen[key]
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key, value in self._seen.items() if value is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for value in self._seen.values() if value is not None)
 
 
 # -- Reading one part: in this process or in a worker ------------------------------------

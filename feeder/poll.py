@@ -102,11 +102,13 @@ def run_poll(
 
         # Heavy imports stay here, off the path of a poll that finds nothing to do.
         from .classify import Classifier, load_taxonomy
-        from .ingest import Job, Outcome, ingest, prefix_check
+        from .ingest import FirstLookups, Job, Outcome, ingest, prefix_check
 
         taxonomy = load_taxonomy(config.taxonomy.path)
         resume = None if force or retuned else _resume_point(last, path, stat.st_size)
-        job = Job(path, config.schedule.timezone, config.taxonomy.path, store.known_hashes(), force)
+        # A resumed read meets a few ids: look them up one by one instead of loading all.
+        known = store.known_hashes() if resume is None else FirstLookups(store.digest_of)
+        job = Job(path, config.schedule.timezone, config.taxonomy.path, known, force)
         with store.transaction():
             result = ingest(store, job, now, resume=resume, progress=progress)
             for skipped in result.skipped:
@@ -122,6 +124,8 @@ def run_poll(
                 # What the previous poll read is still there, byte for byte.
                 counts[Outcome.UNCHANGED] += last.new + last.updated + last.unchanged
             tail = result.tail if detect_format(path) == "jsonl" else None
+            # Resumed: the old prefix checked out; its checksum is extended, not redone.
+            since = last.resume_check if resume is not None and last is not None else None
             store.record_poll(
                 PollRecord(
                     finished_at=now,
@@ -134,7 +138,7 @@ def run_poll(
                     skipped=len(result.skipped),
                     resume_offset=None if tail is None else tail.offset,
                     resume_lines=None if tail is None else tail.lines,
-                    resume_check=None if tail is None else prefix_check(path, tail.offset),
+                    resume_check=None if tail is None else prefix_check(path, tail.offset, since),
                 )
             )
             crash_point("poll-ingested")

@@ -339,6 +339,13 @@ class Store:
 
     # -- Articles ----------------------------------------------------------------------
 
+    def digest_of(self, article_id: str) -> str | None:
+        """One stored article's digest (see known_hashes), or None if it is not stored."""
+        row = self.db.execute(
+            "SELECT content_hash FROM articles WHERE id = :id", {"id": article_id}
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def known_hashes(self) -> dict[str, str]:
         """Every stored article's content hash, by id: enough to tell new from edited."""
         return dict(self.db.execute("SELECT id, content_hash FROM articles"))
@@ -394,8 +401,12 @@ class Store:
 
     def entries(self, tag: str | None = None, limit: int | None = None) -> list[Entry]:
         """Published entries, newest first (ties by id, descending), optionally of one tag."""
+        # EXISTS walks the newest-first index and stops at the limit; IN (SELECT …) would
+        # first collect every id of the tag (0.08 s per feed at 100,000 articles).
         where = (
-            "" if tag is None else "WHERE a.id IN (SELECT article_id FROM tags WHERE tag = :tag)"
+            ""
+            if tag is None
+            else "WHERE EXISTS (SELECT 1 FROM tags t WHERE t.article_id = a.id AND t.tag = :tag)"
         )
         sql = (
             f"SELECT {_ARTICLE_COLUMNS}, {_ENTRY_COLUMNS} FROM articles a {where} "

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -164,3 +165,11 @@ def test_a_half_written_last_line_is_picked_up_by_the_next_poll(
     second = run_poll(site.config, now=NOW)
     assert second.resumed and second.new == 1
     assert [r[0] for r in rows(site)].count("slow-writer") == 1
+
+
+def test_an_extended_prefix_check_equals_one_computed_from_scratch(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(bytes(range(256)) * 5000)
+    short = ingest.prefix_check(path, 300_000)
+    assert ingest.prefix_check(path, 1_000_000, since=short) == ingest.prefix_check(path, 1_000_000)
+    assert ingest.prefix_check(path, 300_000) != ingest.prefix_check(path, 300_001)
