@@ -459,13 +459,15 @@ _CREDIT_LINES = 12  # credits stand at the end, above the footer
 def clean_text(text: str) -> str:
     """Plain text with "\n" line breaks and "\n\n" between paragraphs, safe for XML."""
     text = html.unescape(text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # One pass: splitlines() takes \r\n, \r and \n (and the rarer Unicode line breaks)
+    # alike, and rstrip() also removes full-width and no-break spaces, so blank lines
+    # become empty.
+    text = "\n".join(line.rstrip() for line in text.splitlines())
     text = _NOT_XML.sub("", text)
     footer = text.rfind(_FOOTER_START)
     if footer >= 0 and _FOOTER_REST.fullmatch(text, footer + len(_FOOTER_START)):
-        text = text[:footer]
-    # rstrip() also removes full-width and no-break spaces, so blank lines become empty.
-    text = "\n".join(line.rstrip() for line in text.split("\n")).replace("\xa0", " ")
+        text = text[:footer].rstrip()
+    text = text.replace("\xa0", " ")
     while "\n\n\n" in text:  # str.replace is several times faster than a regex here
         text = text.replace("\n\n\n", "\n\n")
     return text.strip("\n")
