@@ -128,8 +128,12 @@ def run_daemon(config: Config, clock: Callable[[], datetime] | None = None) -> N
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.interval import IntervalTrigger
 
+    from .mailer import check_credentials, smtp_password
+
     clock = clock or (lambda: datetime.now(UTC))
     trigger = cron_trigger(config.schedule.newsletter_cron, config.tz)
+    # A login that can never work fails at start-up, not in a log line at the weekly slot.
+    check_credentials(config.smtp, smtp_password())
     with hold_lock(config.lock_path, "daemon"):
         daemon = Daemon(config, clock)
         worker = ThreadPoolExecutor(max_workers=1)
