@@ -266,8 +266,19 @@ def _read_array(
     reader = _RangeReader(f, part, progress)
     position = 0
     try:
-        for position, raw in enumerate(ijson.items(reader, "item", buf_size=CHUNK), 1):
-            yield _identify(raw, position)
+        try:
+            for position, raw in enumerate(ijson.items(reader, "item", buf_size=CHUNK), 1):
+                yield _identify(raw, position)
+        except UnicodeDecodeError:
+            # yajl cannot return a lone surrogate escape ("\ud800": valid JSON, e.g. half an
+            # emoji), which the normaliser would drop. ijson's pure-Python parser can: read
+            # the part again with it (slower), past the records already handed out.
+            f.seek(part.start)
+            reader, done = _RangeReader(f, part, None), position
+            items = ijson.get_backend("python").items(reader, "item", buf_size=CHUNK)
+            for position, raw in enumerate(items, 1):
+                if position > done:
+                    yield _identify(raw, position)
     except ijson.JSONError as exc:
         raise CorpusError(f"{path}: {_describe_ijson(exc, reader, part, path)}") from None
     except OSError as exc:

@@ -210,7 +210,10 @@ def safe_url(url: str | None) -> str | None:
     """`url` if it is an absolute http or https link, else None."""
     if not url:
         return None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "http://[": an unclosed IPv6 host
+        return None
     return url if parts.scheme in ("http", "https") and parts.netloc else None
 
 
