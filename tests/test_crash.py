@@ -9,6 +9,7 @@ the old or the new state, and the next poll ends exactly where an uninterrupted 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -462,3 +463,65 @@ def test_polls_during_non_atomic_rewrites_lose_and_repeat_nothing(tmp_path: Path
     assert stored_ids(config) == ids  # nothing lost
     assert log.new == len(ids)  # and nothing counted new twice
     print(f"{fmt}: {polls + 1} polls, {len(log.failures)} refused a half-written file")
+
+
+# -- A poll killed while its worker processes read a large corpus -----------------------------
+
+
+def children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's wait is missing
+
+
+@pytest.mark.slow
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the parallel ingest needs two cores")
+def test_a_poll_killed_during_its_parallel_ingest_leaves_no_worker_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    from feeder.ingest import PARALLEL_MIN_BYTES
+
+    records = synthetic(6000)
+    corpus = tmp_path / "corpus.json"
+    corpus.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    assert corpus.stat().st_size >= PARALLEL_MIN_BYTES  # else workers are never started
+    reference = write_config(tmp_path / "reference", corpus)
+    proc = feeder(reference, "poll", env=child_env())
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+
+    config = write_config(tmp_path / "killed", corpus)
+    proc = feeder(config, "poll", env=child_env())
+    workers: set[int] = set()
+    while not workers and proc.poll() is None:  # until the workers are reading
+        workers = children(proc.pid)
+        time.sleep(0.01)
+    assert workers, "the poll finished without starting workers"
+    time.sleep(0.2)  # let them read and send some records
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert proc.returncode == -9
+    deadline = time.monotonic() + 60
+    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(running(pid) for pid in workers), "a worker outlived its poll"
+
+    db = config.parent / "data" / "state.db"
+    assert integrity(db) == "ok"
+    assert state_digest(db) == state_digest(tmp_path / "none.db")  # nothing half-committed
+    again = feeder(config, "poll", env=child_env())
+    stdout, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err.decode()
+    assert stdout == out
+    assert outputs(config.parent / "out") == outputs(reference.parent / "out")
+    assert state_digest(db) == state_digest(reference.parent / "data" / "state.db")
