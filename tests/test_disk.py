@@ -9,6 +9,7 @@ capabilities letting root ignore them (setpriv, as in test_feeds.py); a file-siz
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from feeder.faults import CRASH_ENV
 
 from .conftest import ROOT, Site, record, seed_records
 from .test_poll import dump, outputs
@@ -99,32 +102,56 @@ def test_a_read_only_output_folder_fails_the_poll_and_keeps_everything(changed: 
     assert poll(site) == CHANGE  # so the next poll does exactly what this one could not
 
 
-def test_a_full_disk_while_publishing_fails_the_poll_and_keeps_everything(changed: Site) -> None:
-    site = changed
+def state_writes(site: Site, step: str) -> int:
+    """How far the state file and its journal reach when a poll gets to `step`: found by
+    killing the same poll, on a copy of the site, at that step (see feeder/faults.py)."""
+    copy = site.root.parent / f"{site.root.name}-{step}"
+    shutil.copytree(site.root, copy)
+    result = subprocess.run(
+        [sys.executable, "-m", "feeder", "--config", str(copy / "feeder.toml"), "poll"],
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), CRASH_ENV: step},
+        timeout=120,
+    )
+    assert result.returncode == -9, result.stderr
+    files = [copy / "data" / "state.db", copy / "data" / "state.db-journal"]
+    reach = max(f.stat().st_size for f in files if f.exists())
+    shutil.rmtree(copy)
+    return reach
+
+
+def test_a_full_disk_while_publishing_fails_the_poll_and_keeps_everything(site: Site) -> None:
+    assert poll(site) == "54 new, 0 updated, 0 unchanged, 0 skipped\n"
+    # A new article big enough that its feeds outgrow what the state needs before them.
+    big = record("disk-big", title="新发布的科研成果", time="2026/2/6", content="科研。" * 120_000)
+    site.write_corpus([*seed_records(), big])
     state, files, listing = dump(site), outputs(site), tree(site.out)
-    feed = site.out / "feeds" / "all.atom"
-    assert feed.stat().st_size > 64 << 10  # so writing it runs into the limit below
-    message = run_child(site, "poll", max_file=64 << 10)
+    limit = state_writes(site, "poll-ingested") + (64 << 10)
+    message = run_child(site, "poll", max_file=limit)
     assert "cannot write: File too large" in message
-    assert outputs(site) == files and tree(site.out) == listing
+    assert outputs(site) == files and tree(site.out) == listing  # no temporary file either
     assert dump(site) == state
-    assert poll(site) == CHANGE
+    assert poll(site) == "1 new, 0 updated, 54 unchanged, 0 skipped\n"
+    assert max(len(data) for data in outputs(site).values()) > limit  # it did need the room
 
 
-def test_a_full_disk_at_commit_fails_the_poll_and_keeps_the_state(changed: Site) -> None:
-    site = changed
-    state = dump(site)
-    # The state file cannot grow: the outputs (all smaller) are written, the commit fails.
-    size = site.state.stat().st_size
-    assert all(len(data) < size for data in outputs(site).values())
-    message = run_child(site, "poll", max_file=size)
+def test_a_full_disk_at_commit_fails_the_poll_and_keeps_the_state(site: Site) -> None:
+    assert poll(site) == "54 new, 0 updated, 0 unchanged, 0 skipped\n"
+    # An old article with a long text and no category: too old for any feed, so nothing is
+    # published, but the state file must grow by a megabyte to hold it.
+    old = record("disk-old", title="旧闻", time="2001/1/1", content="。" * 400_000)
+    site.write_corpus([*seed_records(), old])
+    state, files = dump(site), outputs(site)
+    before = site.state.stat().st_size
+    limit = state_writes(site, "poll-published") + (64 << 10)
+    message = run_child(site, "poll", max_file=limit)
     assert message.startswith(f"Error: {site.state}: cannot write the state: "), message
     db = sqlite3.connect(site.state)
     assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     db.close()
-    assert dump(site) == state
-    # The outputs already show the change (each file whole); the state catches up.
-    assert poll(site) == CHANGE
+    assert dump(site) == state and outputs(site) == files
+    assert poll(site) == "1 new, 0 updated, 54 unchanged, 0 skipped\n"
+    assert site.state.stat().st_size > max(limit, before)  # it did need the room
     assert poll(site) == "unchanged\n"
 
 
