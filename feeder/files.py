@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import secrets
+import time
 from pathlib import Path
 
 from .errors import OutputError
@@ -20,6 +22,7 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     Raises OutputError, naming the path, when the file cannot be written; the old file is
     then intact and no temporary file is left behind.
     """
+    _remove_leftovers(path)
     try:
         if path.read_bytes() == data:
             return False
@@ -50,6 +53,19 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     except OSError as exc:
         raise _error(path, exc) from None
     return True
+
+
+# A write takes well under this; an older temporary file was left by a killed process.
+LEFTOVER_SECONDS = 600
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Delete temporary files of `path` that a process killed mid-write left behind."""
+    cutoff = time.time() - LEFTOVER_SECONDS
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
 
 
 def _fsync_dir(folder: Path) -> None:

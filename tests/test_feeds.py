@@ -472,6 +472,21 @@ def test_write_if_changed_leaves_identical_bytes_alone(tmp_path: Path) -> None:
     assert sorted(p.name for p in path.parent.iterdir()) == ["feed.atom"]
 
 
+def test_temporary_files_left_by_a_killed_writer_are_removed(tmp_path: Path) -> None:
+    path = tmp_path / "feed.atom"
+    stale = tmp_path / ".feed.atom.deadbeef.tmp"
+    fresh = tmp_path / ".feed.atom.cafef00d.tmp"  # perhaps another writer's, right now
+    other = tmp_path / ".index.html.deadbeef.tmp"  # another file's: not ours to judge
+    for leftover in (stale, fresh, other):
+        leftover.write_bytes(b"half")
+    os.utime(stale, (1_000_000_000, 1_000_000_000))
+    os.utime(other, (1_000_000_000, 1_000_000_000))
+    write_if_changed(path, b"whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [fresh.name, other.name, "feed.atom"]
+    )
+
+
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
