@@ -365,12 +365,16 @@ class Store:
         a large corpus; the others overwrite, and only "updated" moves `changed_at`.
         """
         stamp = to_db_time(now)
-        fresh = [row for row, change in zip(rows, changes, strict=True) if change == "new"]
-        known = [
-            (row, change == "updated")
-            for row, change in zip(rows, changes, strict=True)
-            if change != "new"
-        ]
+        # An id twice in one batch: its last row is written, as "new" if either was.
+        last: dict[str, tuple[Row, str]] = {}
+        for row, change in zip(rows, changes, strict=True):
+            earlier = last.get(row.id)
+            if earlier is not None and "new" in (earlier[1], change):
+                change = "new"
+            last[row.id] = (row, change)
+        rows = [row for row, _ in last.values()]
+        fresh = [row for row, change in last.values() if change == "new"]
+        known = [(row, change == "updated") for row, change in last.values() if change != "new"]
         self.db.executemany(_INSERT_ROW, [(*row[:10], stamp) for row in fresh])
         self.db.executemany(_UPSERT_ROW, [(*row[:10], stamp, was, stamp) for row, was in known])
         self.db.executemany("DELETE FROM tags WHERE article_id = ?", [(r.id,) for r, _ in known])

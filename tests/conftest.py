@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -13,12 +14,19 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import settings
 
 from feeder.config import Config, load_config, parse_config
 from feeder.feeds import publish
 from feeder.model import Article, Classification, Tag
 from feeder.serve import FeedServer, make_server, start_in_thread
 from feeder.store import Store
+
+# In CI every run draws the same examples, so a red build is reproducible and a green one
+# is not luck; on a developer's machine hypothesis keeps exploring new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CORPUS = ROOT / "data" / "corpus.json"

@@ -11,7 +11,7 @@ import pytest
 
 from feeder.errors import StateError
 from feeder.model import Article, Classification
-from feeder.store import SCHEMA_VERSION, Store
+from feeder.store import SCHEMA_VERSION, Row, Store
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 2, 6, 1, 2, 3, tzinfo=UTC)
@@ -105,3 +105,16 @@ def test_a_failed_transaction_leaves_nothing(store: Store) -> None:
         store.put_article(article("x"), "h", NOW, edited=False)
         raise RuntimeError("crash")
     assert store.count_articles() == 0
+
+
+def test_an_id_twice_in_one_batch_is_written_once_as_its_last_row(store: Store) -> None:
+    first, second = article("x", content="第一版"), article("x", content="第二版")
+    rows = [
+        Row.of(first, "d1", Classification(("policy",), {"policy": 5.0})),
+        Row.of(second, "d2", Classification(("policy", "industry"), {"policy": 6.0})),
+    ]
+    with store.transaction():
+        store.put_articles(rows, NOW, ["new", "unchanged"])
+    [entry] = store.entries()
+    assert entry.article.content == "第二版" and entry.tags == ("policy", "industry")
+    assert store.digest_of("x") == "d2"
