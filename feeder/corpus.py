@@ -503,7 +503,7 @@ def clean_url(url: str) -> str | None:
 def find_credits(content: str) -> dict[str, str]:
     """来源 (source), 作者 (author), 编辑 (editor) named in the closing lines."""
     found: dict[str, str] = {}
-    for line in content.split("\n")[-_CREDIT_LINES:]:
+    for line in content.rsplit("\n", _CREDIT_LINES)[-_CREDIT_LINES:]:
         stripped = line.strip()
         if not stripped.startswith(("来源", "作者", "编辑")):
             continue
