@@ -7,6 +7,7 @@ import hashlib
 import html
 import json
 import re
+import zlib
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -221,6 +222,27 @@ def digest(raw: dict[str, Any]) -> str:
         h.update(data.encode("utf-8", "surrogatepass"))
         h.update(b"\x00")
     return h.hexdigest()
+
+
+def checksum(path: Path, length: int, since: str | None = None) -> str:
+    """A crc32 of the file's first `length` bytes: is what was read before still there?
+
+    `since`, a check of a shorter prefix, is extended instead of reading from the start.
+    """
+    start, value = 0, 0
+    if since is not None:
+        _, known_length, known_value = since.split(":")
+        start, value = int(known_length), int(known_value, 16)
+    left = length - start
+    with path.open("rb") as f:
+        f.seek(start)
+        while left > 0:
+            chunk = f.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            value = zlib.crc32(chunk, value)
+            left -= len(chunk)
+    return f"crc32:{length}:{value:08x}"
 
 
 # -- JSON array, streamed with ijson ------------------------------------------------

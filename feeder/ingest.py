@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -122,27 +121,6 @@ def ingest(
             # whole, which either works or names the real problem with its position.
             pass
     return _Writer(store, job, now).run_here(Part(), progress)
-
-
-def prefix_check(path: Path, length: int, since: str | None = None) -> str:
-    """A checksum of the first `length` bytes: did the part already read stay the same?
-
-    `since`, a check of a shorter prefix, is extended instead of reading from the start.
-    """
-    start, value = 0, 0
-    if since is not None:
-        _, known_length, known_value = since.split(":")
-        start, value = int(known_length), int(known_value, 16)
-    left = length - start
-    with path.open("rb") as f:
-        f.seek(start)
-        while left > 0:
-            chunk = f.read(min(left, 1 << 20))
-            if not chunk:
-                break
-            value = zlib.crc32(chunk, value)
-            left -= len(chunk)
-    return f"crc32:{length}:{value:08x}"
 
 
 class FirstLookups(Mapping[str, str]):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import Config
-from .corpus import Part, detect_format
+from .corpus import Part, checksum, detect_format
 from .errors import ConfigError, CorpusError
 from .faults import crash_point
 from .store import PollRecord, Store
@@ -100,12 +100,26 @@ def run_poll(
                 written = _publish(store, config)
             return PollResult(unchanged=True, written=tuple(written))
 
+        fmt = detect_format(path)
+        checks = _read_checks(path, fmt, stat.st_size, last, resumable=not (force or retuned))
+        if (
+            not force
+            and not retuned
+            and last is not None
+            and last.corpus_path == str(path)
+            and last.corpus_check == checks.whole
+        ):
+            # Rewritten with the same bytes (a new mtime, say): nothing to read.
+            with store.transaction():
+                store.touch_last_poll(stat.st_mtime_ns)
+            return PollResult(unchanged=True)
+
         # Heavy imports stay here, off the path of a poll that finds nothing to do.
         from .classify import Classifier, load_taxonomy
-        from .ingest import FirstLookups, Job, Outcome, ingest, prefix_check
+        from .ingest import FirstLookups, Job, Outcome, ingest
 
         taxonomy = load_taxonomy(config.taxonomy.path)
-        resume = None if force or retuned else _resume_point(last, path, stat.st_size)
+        resume = checks.resume
         # A resumed read meets a few ids: look them up one by one instead of loading all.
         known = store.known_hashes() if resume is None else FirstLookups(store.digest_of)
         job = Job(path, config.schedule.timezone, config.taxonomy.path, known, force)
@@ -123,9 +137,7 @@ def run_poll(
             if resume is not None and last is not None:
                 # What the previous poll read is still there, byte for byte.
                 counts[Outcome.UNCHANGED] += last.new + last.updated + last.unchanged
-            tail = result.tail if detect_format(path) == "jsonl" else None
-            # Resumed: the old prefix checked out; its checksum is extended, not redone.
-            since = last.resume_check if resume is not None and last is not None else None
+            tail = result.tail if fmt == "jsonl" else None
             store.record_poll(
                 PollRecord(
                     finished_at=now,
@@ -138,7 +150,8 @@ def run_poll(
                     skipped=len(result.skipped),
                     resume_offset=None if tail is None else tail.offset,
                     resume_lines=None if tail is None else tail.lines,
-                    resume_check=None if tail is None else prefix_check(path, tail.offset, since),
+                    resume_check=None if tail is None else checks.up_to(path, tail.offset),
+                    corpus_check=checks.whole,
                 )
             )
             crash_point("poll-ingested")
@@ -157,21 +170,41 @@ def run_poll(
     )
 
 
-def _resume_point(last: PollRecord | None, path: Path, size: int) -> Part | None:
-    """JSON Lines that only grew since the last poll: read from where it stopped."""
-    from .ingest import prefix_check
+@dataclass(frozen=True, slots=True)
+class Checks:
+    """Checksums of the corpus file taken before reading it, in one pass over its bytes."""
 
+    whole: str  # of the whole file
+    resume: Part | None  # JSON Lines that only grew: where to resume reading
+    prefix: str | None  # of the part the last poll read, when it is unchanged
+
+    def up_to(self, path: Path, length: int) -> str:
+        """The checksum of the first `length` bytes, extending what is known already."""
+        if length == int(self.whole.split(":")[1]):
+            return self.whole
+        return checksum(path, length, since=self.prefix)
+
+
+def _read_checks(
+    path: Path, fmt: str, size: int, last: PollRecord | None, resumable: bool
+) -> Checks:
+    """Checksum the file before it is read: if it changes while being read, the next poll
+    sees a checksum that does not match and reads it again (never the other way round)."""
     if (
-        last is None
-        or last.resume_offset is None
-        or last.resume_lines is None
-        or last.corpus_path != str(path)
-        or size < last.resume_offset
-        or detect_format(path) != "jsonl"
-        or prefix_check(path, last.resume_offset) != last.resume_check
+        resumable
+        and fmt == "jsonl"
+        and last is not None
+        and last.resume_offset is not None
+        and last.resume_lines is not None
+        and last.corpus_path == str(path)
+        and last.resume_offset <= size
     ):
-        return None
-    return Part(start=last.resume_offset, first_number=last.resume_lines)
+        prefix = checksum(path, last.resume_offset)
+        whole = checksum(path, size, since=prefix)
+        if prefix == last.resume_check:
+            return Checks(whole, Part(last.resume_offset, first_number=last.resume_lines), prefix)
+        return Checks(whole, None, None)
+    return Checks(checksum(path, size), None, None)
 
 
 def _reclassify(store: Store, classifier: Classifier) -> int:

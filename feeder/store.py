@@ -130,7 +130,13 @@ def _v2(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+def _v3(db: sqlite3.Connection) -> None:
+    # A checksum of the whole corpus file: a file rewritten with the same bytes (a new
+    # mtime, say) is then known unchanged without parsing it.
+    db.execute("ALTER TABLE polls ADD COLUMN corpus_check TEXT")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -149,6 +155,7 @@ class PollRecord:
     resume_offset: int | None = None
     resume_lines: int | None = None
     resume_check: str | None = None
+    corpus_check: str | None = None  # checksum of the whole file, taken before reading it
 
 
 class Row(NamedTuple):
@@ -478,20 +485,27 @@ class Store:
         self.db.execute(
             """
             INSERT INTO polls (finished_at, corpus_path, size, mtime_ns, new, updated, unchanged,
-                               skipped, resume_offset, resume_lines, resume_check)
+                               skipped, resume_offset, resume_lines, resume_check, corpus_check)
             VALUES (:finished_at, :corpus_path, :size, :mtime_ns, :new, :updated, :unchanged,
-                    :skipped, :resume_offset, :resume_lines, :resume_check)
+                    :skipped, :resume_offset, :resume_lines, :resume_check, :corpus_check)
             """,
             {**asdict(poll), "finished_at": to_db_time(poll.finished_at)},
         )
         # Keep a short history for `feeder status`, not an ever-growing log.
         self.db.execute("DELETE FROM polls WHERE id <= (SELECT max(id) FROM polls) - 100")
 
+    def touch_last_poll(self, mtime_ns: int) -> None:
+        """The corpus file has a new mtime but the same bytes: remember the new mtime."""
+        self.db.execute(
+            "UPDATE polls SET mtime_ns = :mtime_ns WHERE id = (SELECT max(id) FROM polls)",
+            {"mtime_ns": mtime_ns},
+        )
+
     def last_poll(self) -> PollRecord | None:
         row = self.db.execute(
             """
             SELECT finished_at, corpus_path, size, mtime_ns, new, updated, unchanged, skipped,
-                   resume_offset, resume_lines, resume_check
+                   resume_offset, resume_lines, resume_check, corpus_check
             FROM polls ORDER BY id DESC LIMIT 1
             """
         ).fetchone()

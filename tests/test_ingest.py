@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from feeder import ingest
-from feeder.corpus import split
+from feeder.corpus import checksum, split
 from feeder.poll import run_poll
 
 from .conftest import Site, record, seed_records
@@ -170,6 +170,6 @@ def test_a_half_written_last_line_is_picked_up_by_the_next_poll(
 def test_an_extended_prefix_check_equals_one_computed_from_scratch(tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
     path.write_bytes(bytes(range(256)) * 5000)
-    short = ingest.prefix_check(path, 300_000)
-    assert ingest.prefix_check(path, 1_000_000, since=short) == ingest.prefix_check(path, 1_000_000)
-    assert ingest.prefix_check(path, 300_000) != ingest.prefix_check(path, 300_001)
+    short = checksum(path, 300_000)
+    assert checksum(path, 1_000_000, since=short) == checksum(path, 1_000_000)
+    assert checksum(path, 300_000) != checksum(path, 300_001)
