@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -222,3 +225,28 @@ def test_what_make_run_does_previews_the_newest_week(site: Site) -> None:
         main, ["--config", str(site.config_path), "newsletter", "render", "--latest"]
     )
     assert again.output == "2026-W06: up to date\n"
+
+
+def test_a_terminal_gets_a_progress_bar_and_a_pipe_does_not(site: Site) -> None:
+    command = [sys.executable, "-m", "feeder", "--config", str(site.config_path), "poll"]
+    piped = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert piped.stdout == "54 new, 0 updated, 0 unchanged, 0 skipped\n"
+    assert "Reading corpus" not in piped.stderr
+
+    site.write_corpus([*seed_records(), record("one-more")])
+    leader, follower = pty.openpty()
+    child = subprocess.Popen(command, stdout=follower, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closes when the child exits
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert child.wait(timeout=60) == 0
+    text = seen.decode("utf-8", "replace")
+    assert "Reading corpus" in text
+    assert "1 new, 0 updated, 54 unchanged, 0 skipped" in text
