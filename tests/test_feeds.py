@@ -43,7 +43,6 @@ from .conftest import (
     FEED_TAGS,
     POLL_TIME,
     SHANGHAI,
-    TAXONOMY,
     FeedState,
     Served,
     Site,
@@ -573,9 +572,6 @@ def test_a_write_cut_short_raises_and_leaves_no_temporary_file(tmp_path: Path) -
 
 
 def test_cli_build_rewrites_only_what_is_missing_or_stale(make_site: Callable[..., Site]) -> None:
-    pytest.importorskip("feeder.classify")
-    if not TAXONOMY.exists():
-        pytest.skip(f"needs {TAXONOMY}")
     site = make_site()
     runner = CliRunner()
     args = ["--config", str(site.config_path)]

@@ -5,8 +5,6 @@ Screenshots go to tests/artifacts/ (git-ignored) for a person to look at.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,32 +12,9 @@ import pytest
 from feeder.mailer import current_issue
 from feeder.newsletter import render_issue
 
-from .conftest import NewsState
+from .conftest import ARTIFACTS, NewsState
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parent / "artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium fonts-wqy-microhei)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.parametrize("width", [375, 600])
@@ -47,7 +22,6 @@ def test_the_issue_reads_at_phone_and_full_width(news: NewsState, browser: Any, 
     rendered = render_issue(
         current_issue(news.store, "2026-W05", news.config.tz), news.tags, news.config
     )
-    ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": width, "height": 800})
     # Everything the page needs is inline; refuse any request so nothing leaves the machine.
     page.route("**/*", lambda route: route.abort())
