@@ -86,14 +86,25 @@ _SCORING_DEFAULTS: dict[str, Any] = {"body_chars": 0}
 
 def load_taxonomy(path: Path) -> Taxonomy:
     """Read and validate a taxonomy file; ConfigError names the file, tag and key at fault."""
-    path = Path(path)
+    return parse_taxonomy(_read(Path(path)), str(path))
+
+
+def taxonomy_fingerprint(path: Path) -> str:
+    """The file's Taxonomy.fingerprint, without validating it: has the taxonomy changed?"""
+    return _fingerprint(_read(Path(path)))
+
+
+def _read(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: taxonomy file not found") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read taxonomy file: {exc.strerror}") from None
-    return parse_taxonomy(data, str(path))
+
+
+def _fingerprint(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def parse_taxonomy(data: bytes | str, source: str = "<taxonomy>") -> Taxonomy:
@@ -105,7 +116,7 @@ def parse_taxonomy(data: bytes | str, source: str = "<taxonomy>") -> Taxonomy:
         raise ConfigError(f"{source}: taxonomy file is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: invalid TOML: {exc}") from None
-    return _build(raw, source, hashlib.sha256(raw_bytes).hexdigest())
+    return _build(raw, source, _fingerprint(raw_bytes))
 
 
 def _build(raw: dict[str, Any], source: str, fingerprint: str) -> Taxonomy:

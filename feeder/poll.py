@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .classify import taxonomy_fingerprint
 from .config import Config
 from .corpus import Part, checksum, detect_format
-from .errors import ConfigError, CorpusError
+from .errors import CorpusError
 from .faults import crash_point
 from .store import PollRecord, Store
 
@@ -51,16 +51,6 @@ def corpus_unchanged(last: PollRecord | None, path: Path, size: int, mtime_ns: i
         and last.size == size
         and last.mtime_ns == mtime_ns
     )
-
-
-def taxonomy_fingerprint(path: Path) -> str:
-    """A digest of the taxonomy file, so a poll notices that the categories were retuned."""
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: taxonomy file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read taxonomy: {exc.strerror}") from None
 
 
 def run_poll(
