@@ -200,3 +200,22 @@ def test_a_missed_slot_is_sent_once_and_not_again_after_a_restart(
 def _week_before(slot: datetime) -> str:
     year, week, _ = (slot - timedelta(days=7)).isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def test_a_failing_poll_is_one_error_line_and_the_daemon_carries_on(daemon_site: Site) -> None:
+    site = daemon_site
+    daemon = Running(site)
+    try:
+        assert wait_for(lambda: "poll: 54 new" in daemon.text()), daemon.text()
+        site.corpus.write_text('[{"文章标识符aid": "half', encoding="utf-8")  # caught mid-write
+        assert wait_for(lambda: "ERROR poll failed:" in daemon.text()), daemon.text()
+        site.write_corpus([*seed_records(), record("after-the-storm", title="风雨之后")])
+        assert wait_for(lambda: "poll: 1 new, 0 updated, 54 unchanged" in daemon.text())
+        assert daemon.proc.poll() is None  # still running
+    finally:
+        code = daemon.stop()
+    log = daemon.text()
+    assert code == 0, log
+    assert "Traceback" not in log
+    errors = [line for line in log.splitlines() if " ERROR " in line]
+    assert errors and all("truncated, or still being written" in line for line in errors)
