@@ -87,6 +87,7 @@ class Daemon:
         self.config = config
         self.clock = clock
         self.stopping = threading.Event()
+        self.noted: set[str] = set()  # due weeks already logged as having nobody to go to
 
     def poll(self) -> None:
         from .poll import run_poll
@@ -112,6 +113,12 @@ class Daemon:
             with Store.open(config.state.path, config.tz) as store:
                 week = due_week(self.clock(), trigger, config.tz, lambda key: store.issue_done(key))
                 if week is None:
+                    return
+                if not store.subscribers():
+                    # Feeds-only installs are normal: say so once, not after every poll.
+                    if week not in self.noted:
+                        log.info("newsletter %s is due, but nobody is subscribed yet", week)
+                        self.noted.add(week)
                     return
                 log.info("newsletter %s is due: sending", week)
                 report = send_issue(store, config, week, now=self.clock(), stop=self.stopping)

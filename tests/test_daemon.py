@@ -219,3 +219,5 @@ def test_a_failing_poll_is_one_error_line_and_the_daemon_carries_on(daemon_site:
     assert "Traceback" not in log
     errors = [line for line in log.splitlines() if " ERROR " in line]
     assert errors and all("truncated, or still being written" in line for line in errors)
+    # No subscribers: the due issue is mentioned once, not after every poll.
+    assert log.count("but nobody is subscribed yet") == 1
