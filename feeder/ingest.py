@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -182,6 +183,8 @@ def read_part(job: Job, part: Part, progress: Callable[[int], None] | None) -> I
 
 def _worker(job: Job, part: Part, conn: Connection) -> None:
     """A worker process: send batches of items, then Done (or the error's message)."""
+    # Ctrl-C reaches the whole process group: the poll decides, and ends its workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     read = 0
 
     def count(n: int) -> None:
@@ -201,7 +204,10 @@ def _worker(job: Job, part: Part, conn: Connection) -> None:
                 conn.send((batch, read, None))
                 batch, read = [], 0
     except CorpusError as exc:
-        conn.send(([], read, str(exc)))
+        with contextlib.suppress(OSError):
+            conn.send(([], read, str(exc)))
+    except OSError:
+        pass  # the poll is gone (killed, or gave up on this part): nobody to tell
     finally:
         conn.close()
 

@@ -17,6 +17,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -525,3 +526,36 @@ def test_a_poll_killed_during_its_parallel_ingest_leaves_no_worker_and_loses_not
     assert stdout == out
     assert outputs(config.parent / "out") == outputs(reference.parent / "out")
     assert state_digest(db) == state_digest(reference.parent / "data" / "state.db")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the parallel ingest needs two cores")
+def test_ctrl_c_during_a_parallel_ingest_is_one_word_and_leaves_no_worker(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.json"
+    corpus.write_text(json.dumps(synthetic(6000), ensure_ascii=False), encoding="utf-8")
+    config = write_config(tmp_path / "site", corpus)
+    # Ctrl-C signals the terminal's whole process group: the poll and its workers alike.
+    proc = feeder(
+        config,
+        "poll",
+        env=child_env(),
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    workers: set[int] = set()
+    while not workers and proc.poll() is None:
+        workers = children(proc.pid)
+        time.sleep(0.01)
+    assert workers, "the poll finished without starting workers"
+    time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert err.decode().strip() == "Aborted!"  # click's word for Ctrl-C; no traceback from anyone
+    deadline = time.monotonic() + 60  # multiprocessing's resource tracker leaves just after
+    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(running(pid) for pid in workers), "a worker outlived its poll"
+    db = config.parent / "data" / "state.db"
+    assert integrity(db) == "ok"
+    assert state_digest(db) == state_digest(tmp_path / "none.db")  # nothing half-committed
