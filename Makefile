@@ -10,14 +10,16 @@ CONFIG ?= feeder.toml
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip > /dev/null 2>&1 || $(BIN)/pip install --upgrade pip
 
+# pip's output goes to a log that is shown only if the install fails: setuptools warns at
+# length about editable installs, which is noise for someone running `make run`.
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --editable .
+	$(BIN)/pip install --quiet --editable . > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --editable '.[test]'
+	$(BIN)/pip install --quiet --editable '.[test]' > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
 	touch $@ $(VENV)/.installed-run
 
 ## run: set up, poll the bundled corpus into the SQLite state, preview the newest issue
