@@ -11,7 +11,6 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from zoneinfo import ZoneInfo
@@ -67,15 +66,8 @@ def due_week(
     return None if done(week) else week
 
 
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """When the daemon's next runs are, for `feeder status`."""
-
-    next_poll: datetime | None
-    next_newsletter: datetime | None
-
-
 def next_newsletter(now: datetime, config: Config) -> datetime | None:
+    """The cron line's next slot after `now`, for `feeder status`."""
     trigger = cron_trigger(config.schedule.newsletter_cron, config.tz)
     return trigger.get_next_fire_time(None, now)
 
