@@ -12,7 +12,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -73,14 +73,6 @@ class Changed(NamedTuple):
     position: int
     change: str  # an Outcome's value: new, updated (or unchanged, when forced)
     row: Row
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    """A part was read to its end."""
-
-    records: int  # the last position in the part
-    tail: Tail
 
 
 @dataclass
@@ -153,8 +145,10 @@ class FirstLookups(Mapping[str, str]):
 # -- Reading one part: in this process or in a worker ------------------------------------
 
 
-def read_part(job: Job, part: Part, progress: Callable[[int], None] | None) -> Iterator[Item]:
-    """Each record of the part as Skipped, Seen or Changed; returns Done at the end."""
+def read_part(
+    job: Job, part: Part, progress: Callable[[int], None] | None
+) -> Generator[Item, None, Tail]:
+    """Each record of the part as Skipped, Seen or Changed; returns its Tail at the end."""
     from .classify import Classifier, load_taxonomy
 
     tz = ZoneInfo(job.timezone)
@@ -164,7 +158,7 @@ def read_part(job: Job, part: Part, progress: Callable[[int], None] | None) -> I
         try:
             record = next(records)
         except StopIteration as stop:
-            return Done(records=stop.value.lines, tail=stop.value)  # type: ignore[return-value]
+            return stop.value  # type: ignore[no-any-return]
         if isinstance(record, Skipped):
             yield record
             continue
@@ -182,7 +176,7 @@ def read_part(job: Job, part: Part, progress: Callable[[int], None] | None) -> I
 
 
 def _worker(job: Job, part: Part, conn: Connection) -> None:
-    """A worker process: send batches of items, then Done (or the error's message)."""
+    """A worker process: send batches of items, then its Tail (or the error's message)."""
     # Ctrl-C reaches the whole process group: the poll decides, and ends its workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     read = 0
@@ -275,7 +269,7 @@ class _Writer:
                         self.take(index, item)
                     if isinstance(end, str):
                         raise _PartFailed(end)
-                    if isinstance(end, Done):
+                    if isinstance(end, Tail):
                         self.finish_part(index, end)
                         del readers[conn]
                         conn.close()
@@ -309,10 +303,10 @@ class _Writer:
         if len(self.pending) >= BATCH:
             self.flush()
 
-    def finish_part(self, part: int, done: Done) -> None:
-        self.sizes[part] = done.records
+    def finish_part(self, part: int, tail: Tail) -> None:
+        self.sizes[part] = tail.lines  # records (or lines) up to the part's end
         if part == self.last_part:
-            self.tail = done.tail
+            self.tail = tail
 
     def flush(self) -> None:
         if self.pending:
