@@ -175,43 +175,39 @@ class Row(NamedTuple):
 
     @classmethod
     def of(cls, article: Article, digest: str, verdict: Classification) -> Row:
-        return cls(
-            article.id,
-            article.title,
-            article.url,
-            to_db_time(article.published),
-            article.account,
-            article.content,
-            article.source,
-            article.author,
-            article.editor,
-            digest,
-            tuple((tag, verdict.scores.get(tag, 0.0)) for tag in verdict.tags),
-        )
+        tags = tuple((tag, verdict.scores.get(tag, 0.0)) for tag in verdict.tags)
+        return cls(*_article_values(article, digest), tags)
 
 
-_UPSERT_ARTICLE = """
-    INSERT INTO articles (id, title, url, published, account, content, source, author,
-                          editor, content_hash, first_seen, changed_at)
-    VALUES (:id, :title, :url, :published, :account, :content, :source, :author,
-            :editor, :content_hash, :now, NULL)
-    ON CONFLICT (id) DO UPDATE SET
-        title = excluded.title, url = excluded.url, published = excluded.published,
-        account = excluded.account, content = excluded.content,
-        source = excluded.source, author = excluded.author, editor = excluded.editor,
-        content_hash = excluded.content_hash,
-        changed_at = CASE WHEN :edited THEN :now ELSE changed_at END
-"""
+_ArticleValues = tuple[str, str, str | None, str, str, str, str | None, str | None, str | None, str]
+
+
+def _article_values(article: Article, digest: str) -> _ArticleValues:
+    """The articles columns a Row holds, in _INSERT_ROW's order."""
+    return (
+        article.id,
+        article.title,
+        article.url,
+        to_db_time(article.published),
+        article.account,
+        article.content,
+        article.source,
+        article.author,
+        article.editor,
+        digest,
+    )
+
+
+# Parameters: a Row's ten article fields, then first_seen.
 _INSERT_ROW = """
     INSERT INTO articles (id, title, url, published, account, content, source, author,
                           editor, content_hash, first_seen, changed_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
 """
-# The same, positional, for bulk writes: the Row's fields, then now, edited, now.
-_UPSERT_ROW = """
-    INSERT INTO articles (id, title, url, published, account, content, source, author,
-                          editor, content_hash, first_seen, changed_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+# The same, overwriting a stored article; then also edited, and when (moves changed_at).
+_UPSERT_ROW = (
+    _INSERT_ROW
+    + """
     ON CONFLICT (id) DO UPDATE SET
         title = excluded.title, url = excluded.url, published = excluded.published,
         account = excluded.account, content = excluded.content,
@@ -219,33 +215,8 @@ _UPSERT_ROW = """
         content_hash = excluded.content_hash,
         changed_at = CASE WHEN ? THEN ? ELSE changed_at END
 """
-_INSERT_TAG = "INSERT INTO tags (article_id, tag, rank, score) VALUES (:id, :tag, :rank, :score)"
-
-
-def _article_params(
-    article: Article, content_hash: str, now: datetime, edited: bool
-) -> dict[str, object]:
-    return {
-        "id": article.id,
-        "title": article.title,
-        "url": article.url,
-        "published": to_db_time(article.published),
-        "account": article.account,
-        "content": article.content,
-        "source": article.source,
-        "author": article.author,
-        "editor": article.editor,
-        "content_hash": content_hash,
-        "now": to_db_time(now),
-        "edited": edited,
-    }
-
-
-def _tag_params(article_id: str, verdict: Classification) -> list[dict[str, object]]:
-    return [
-        {"id": article_id, "tag": tag, "rank": rank, "score": verdict.scores.get(tag, 0.0)}
-        for rank, tag in enumerate(verdict.tags)
-    ]
+)
+_INSERT_TAG = "INSERT INTO tags (article_id, tag, rank, score) VALUES (?, ?, ?, ?)"
 
 
 def to_db_time(moment: datetime) -> str:
@@ -359,11 +330,19 @@ class Store:
 
     def put_article(self, article: Article, content_hash: str, now: datetime, edited: bool) -> None:
         """Insert a new article, or overwrite an edited one and move its `changed_at`."""
-        self.db.execute(_UPSERT_ARTICLE, _article_params(article, content_hash, now, edited))
+        stamp = to_db_time(now)
+        values = _article_values(article, content_hash)
+        self.db.execute(_UPSERT_ROW, (*values, stamp, edited, stamp))
 
     def set_tags(self, article_id: str, verdict: Classification) -> None:
-        self.db.execute("DELETE FROM tags WHERE article_id = :id", {"id": article_id})
-        self.db.executemany(_INSERT_TAG, _tag_params(article_id, verdict))
+        self.db.execute("DELETE FROM tags WHERE article_id = ?", (article_id,))
+        self.db.executemany(
+            _INSERT_TAG,
+            [
+                (article_id, tag, rank, verdict.scores.get(tag, 0.0))
+                for rank, tag in enumerate(verdict.tags)
+            ],
+        )
 
     def put_articles(self, rows: Sequence[Row], now: datetime, changes: Sequence[str]) -> None:
         """Store many rows at once: `changes` says of each "new", "updated" or "unchanged".
