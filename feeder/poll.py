@@ -164,13 +164,14 @@ def run_poll(
 class Checks:
     """Checksums of the corpus file taken before reading it, in one pass over its bytes."""
 
+    size: int  # bytes in the file when it was checksummed
     whole: str  # of the whole file
     resume: Part | None  # JSON Lines that only grew: where to resume reading
     prefix: str | None  # of the part the last poll read, when it is unchanged
 
     def up_to(self, path: Path, length: int) -> str:
         """The checksum of the first `length` bytes, extending what is known already."""
-        if length == int(self.whole.split(":")[1]):
+        if length == self.size:
             return self.whole
         return checksum(path, length, since=self.prefix)
 
@@ -192,9 +193,10 @@ def _read_checks(
         prefix = checksum(path, last.resume_offset)
         whole = checksum(path, size, since=prefix)
         if prefix == last.resume_check:
-            return Checks(whole, Part(last.resume_offset, first_number=last.resume_lines), prefix)
-        return Checks(whole, None, None)
-    return Checks(checksum(path, size), None, None)
+            resume = Part(last.resume_offset, first_number=last.resume_lines)
+            return Checks(size, whole, resume, prefix)
+        return Checks(size, whole, None, None)
+    return Checks(size, checksum(path, size), None, None)
 
 
 def _reclassify(store: Store, classifier: Classifier) -> int:
