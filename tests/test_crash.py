@@ -477,6 +477,24 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def started_workers(proc: subprocess.Popen[bytes]) -> set[int]:
+    """The poll's child processes, once it has started some (its ingest workers)."""
+    workers: set[int] = set()
+    while not workers and proc.poll() is None:
+        workers = children(proc.pid)
+        time.sleep(0.01)
+    assert workers, "the poll finished without starting workers"
+    return workers
+
+
+def assert_gone(pids: set[int]) -> None:
+    """Every one of `pids` exits within a minute (multiprocessing's tracker lags a little)."""
+    deadline = time.monotonic() + 60
+    while any(running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(running(pid) for pid in pids), "a worker outlived its poll"
+
+
 def running(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -503,19 +521,12 @@ def test_a_poll_killed_during_its_parallel_ingest_leaves_no_worker_and_loses_not
 
     config = write_config(tmp_path / "killed", corpus)
     proc = feeder(config, "poll", env=child_env())
-    workers: set[int] = set()
-    while not workers and proc.poll() is None:  # until the workers are reading
-        workers = children(proc.pid)
-        time.sleep(0.01)
-    assert workers, "the poll finished without starting workers"
+    workers = started_workers(proc)
     time.sleep(0.2)  # let them read and send some records
     proc.kill()
     proc.communicate(timeout=60)
     assert proc.returncode == -9
-    deadline = time.monotonic() + 60
-    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(running(pid) for pid in workers), "a worker outlived its poll"
+    assert_gone(workers)
 
     db = config.parent / "data" / "state.db"
     assert integrity(db) == "ok"
@@ -542,20 +553,13 @@ def test_ctrl_c_during_a_parallel_ingest_is_one_word_and_leaves_no_worker(tmp_pa
         start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    workers: set[int] = set()
-    while not workers and proc.poll() is None:
-        workers = children(proc.pid)
-        time.sleep(0.01)
-    assert workers, "the poll finished without starting workers"
+    workers = started_workers(proc)
     time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert err.decode().strip() == "Aborted!"  # click's word for Ctrl-C; no traceback from anyone
-    deadline = time.monotonic() + 60  # multiprocessing's resource tracker leaves just after
-    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(running(pid) for pid in workers), "a worker outlived its poll"
+    assert_gone(workers)
     db = config.parent / "data" / "state.db"
     assert integrity(db) == "ok"
     assert state_digest(db) == state_digest(tmp_path / "none.db")  # nothing half-committed
