@@ -86,10 +86,10 @@ def make_site(work: Path, name: str, corpus: Path) -> Path:
     if site.exists():
         shutil.rmtree(site)
     (site / "data").mkdir(parents=True)
-    shutil.copy(ROOT / "data" / "taxonomy.toml", site / "data" / "taxonomy.toml")
+    shutil.copy(ROOT / "feeder" / "taxonomy.toml", site / "data" / "taxonomy.toml")
     (site / "feeder.toml").write_text(
         f'[corpus]\npath = "{corpus}"\n[state]\npath = "data/state.db"\n'
-        f'[newsletter]\ntemplates = "{ROOT / "templates"}"\n',
+        f'[newsletter]\ntemplates = "{ROOT / "feeder" / "templates"}"\n',
         encoding="utf-8",
     )
     return site
@@ -137,9 +137,9 @@ def classify_throughput(corpus: Path, runs: int) -> float:
     from zoneinfo import ZoneInfo
 
     from feeder.classify import Classifier, load_taxonomy
-    from feeder.corpus import read_articles
+    from feeder.ingest.corpus import read_articles
 
-    classifier = Classifier(load_taxonomy(ROOT / "data" / "taxonomy.toml"))
+    classifier = Classifier(load_taxonomy(ROOT / "feeder" / "taxonomy.toml"))
     sample = []
     for article in read_articles(corpus, ZoneInfo("Asia/Shanghai")):
         sample.append((article.title, article.content))
@@ -162,10 +162,12 @@ def newsletter_render(work: Path, runs: int) -> float:
 
     from feeder.classify import Classifier, load_taxonomy
     from feeder.config import load_config
-    from feeder.corpus import Record, digest, to_article
-    from feeder.mailer import current_issue
-    from feeder.newsletter import render_issue, week_key
-    from feeder.store import Row, Store
+    from feeder.ingest.corpus import Record, digest, to_article
+    from feeder.model import WriteMode
+    from feeder.newsletter.preview import current_issue
+    from feeder.newsletter.render import render_issue
+    from feeder.schedule import week_key
+    from feeder.storage import article_row, open_storage
 
     site = make_site(work, "newsletter", ROOT / "data" / "corpus.json")
     config = load_config(site / "feeder.toml")
@@ -179,10 +181,10 @@ def newsletter_render(work: Path, runs: int) -> float:
         raw["时间time"] = f"{day.year}/{day.month}/{day.day}"
         record = Record(i + 1, raw["文章标识符aid"], digest(raw), raw)
         article = to_article(record, tz)
-        rows.append(Row.of(article, record.digest, classifier.classify_article(article)))
-    with Store.open(config.state.path, tz) as store:
+        rows.append(article_row(article, record.digest, classifier.classify_article(article)))
+    with open_storage(config.state.path, tz) as store:
         with store.transaction():
-            store.put_articles(rows, datetime.now(UTC), ["new"] * len(rows))
+            store.put_articles(rows, datetime.now(UTC), [WriteMode.INSERT] * len(rows))
         key = week_key(monday, tz)
         issue = current_issue(store, key, tz)
         assert len(issue.entries) == 500

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from . import __version__
+from .app import Feeder, open_feeder
+from .classify import as_record
+from .classify import explain as explain_verdict
+from .classify.evaluate import format_report
 from .config import Config, find_config, load_config
-from .errors import FeederError
+from .daemon import run_daemon
+from .errors import FeederError, MailError
+from .schedule import parse_week_key
+from .web.serve import serve as serve_folder
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-# How long a command run by hand waits for a daemon's poll or send to finish.
-LOCK_WAIT = 30.0
 
 
 class Context:
@@ -32,6 +39,12 @@ class Context:
         if self._config is None:
             self._config = load_config(find_config(self._config_path))
         return self._config
+
+    @contextmanager
+    def feeder(self) -> Iterator[Feeder]:
+        """The application over the chosen config, closed when the command ends."""
+        with open_feeder(self.config) as feeder:
+            yield feeder
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -96,18 +109,15 @@ def poll(ctx: Context, force: bool) -> None:
       feeder poll
       feeder --config /etc/feeder.toml poll --force
     """
-    from .lock import hold_lock
-    from .poll import run_poll
-
-    config = ctx.config
-    with hold_lock(config.lock_path, "poll", wait=LOCK_WAIT):
-        if sys.stdout.isatty() and config.corpus.path.is_file():
+    corpus = ctx.config.corpus.path
+    with ctx.feeder() as feeder:
+        if sys.stdout.isatty() and corpus.is_file():
             with click.progressbar(
-                length=config.corpus.path.stat().st_size, label="Reading corpus", file=sys.stderr
+                length=corpus.stat().st_size, label="Reading corpus", file=sys.stderr
             ) as bar:
-                result = run_poll(config, force=force, warn=warn, progress=bar.update)
+                result = feeder.poll(force=force, warn=warn, progress=bar.update)
         else:
-            result = run_poll(config, force=force, warn=warn)
+            result = feeder.poll(force=force, warn=warn)
     click.echo(result.summary())
 
 
@@ -123,9 +133,8 @@ def status(ctx: Context, as_json: bool) -> None:
       feeder status
       feeder status --json
     """
-    from .status import collect_status
-
-    report = collect_status(ctx.config)
+    with ctx.feeder() as feeder:
+        report = feeder.status()
     if as_json:
         echo_json(report.as_dict())
     else:
@@ -145,12 +154,8 @@ def build(ctx: Context) -> None:
     Example:
       feeder build
     """
-    from .feeds import rebuild
-    from .lock import hold_lock
-
-    config = ctx.config
-    with hold_lock(config.lock_path, "build", wait=LOCK_WAIT):
-        written = rebuild(config)
+    with ctx.feeder() as feeder:
+        written = feeder.build()
     for path in written:
         click.echo(f"wrote {path}")
     if not written:
@@ -180,8 +185,6 @@ def serve(ctx: Context, host: str, port: int) -> None:
       feeder serve
       feeder serve --host 0.0.0.0 --port 8080
     """
-    from .serve import serve as serve_folder
-
     serve_folder(ctx.config.output.dir, host, port)
 
 
@@ -206,10 +209,6 @@ def daemon(ctx: Context, log_level: str) -> None:
     Example:
       feeder --config /etc/feeder/feeder.toml daemon --log-level info
     """
-    import logging
-
-    from .daemon import run_daemon
-
     config = ctx.config  # a bad config fails here, before anything is logged
     logging.basicConfig(
         stream=sys.stderr,
@@ -227,8 +226,6 @@ def daemon(ctx: Context, log_level: str) -> None:
 
 
 def _check_week(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    from .newsletter import parse_week_key
-
     if value is not None:
         try:
             parse_week_key(value)
@@ -279,22 +276,10 @@ def render(ctx: Context, week: str | None, latest: bool) -> None:
       feeder newsletter render --week 2026-W05
       feeder newsletter render --latest
     """
-    from datetime import UTC, datetime
-
-    from .mailer import latest_week, write_preview
-    from .newsletter import last_full_week
-    from .store import Store
-
-    config = ctx.config
     if latest and week:
         raise click.UsageError("--latest and --week exclude each other")
-    with Store.open(config.state.path, config.tz) as store:
-        key = (
-            (latest_week(store, config.tz) if latest else None)
-            or week
-            or last_full_week(datetime.now(UTC), config.tz)
-        )
-        written = write_preview(store, config, key)
+    with ctx.feeder() as feeder:
+        key, written = feeder.preview(week, latest=latest)
     for path in written:
         click.echo(f"wrote {path}")
     if not written:
@@ -329,24 +314,8 @@ def send(ctx: Context, week: str | None, dry_run: bool, retry_unknown: bool) -> 
       feeder newsletter send --dry-run
       FEEDER_SMTP_PASSWORD=… feeder newsletter send --week 2026-W05
     """
-    from datetime import UTC, datetime
-
-    from .errors import MailError
-    from .lock import hold_lock
-    from .mailer import send_issue
-    from .newsletter import last_full_week
-    from .store import Store
-
-    config = ctx.config
-    now = datetime.now(UTC).replace(microsecond=0)
-    key = week or last_full_week(now, config.tz)
-    with (
-        hold_lock(config.lock_path, "newsletter send", wait=LOCK_WAIT),
-        Store.open(config.state.path, config.tz) as store,
-    ):
-        report = send_issue(
-            store, config, key, now=now, retry_unknown=retry_unknown, dry_run=dry_run
-        )
+    with ctx.feeder() as feeder:
+        report = feeder.send(week, dry_run=dry_run, retry_unknown=retry_unknown)
     click.echo(report.summary())
     if not report.complete:
         raise MailError(report.error())
@@ -375,14 +344,8 @@ def subscribers_add(ctx: Context, email: str, name: str) -> None:
     Example:
       feeder subscribers add reader@example.org --name 张三
     """
-    from datetime import UTC, datetime
-
-    from .mailer import add_subscriber
-    from .store import Store
-
-    config = ctx.config
-    with Store.open(config.state.path, config.tz) as store:
-        address, added = add_subscriber(store, email, name, now=datetime.now(UTC))
+    with ctx.feeder() as feeder:
+        address, added = feeder.subscribe(email, name)
     click.echo(f"subscribed {address}" if added else f"{address} was already subscribed")
 
 
@@ -397,14 +360,8 @@ def subscribers_remove(ctx: Context, email: str) -> None:
     Example:
       feeder subscribers remove reader@example.org
     """
-    from datetime import UTC, datetime
-
-    from .mailer import remove_subscriber
-    from .store import Store
-
-    config = ctx.config
-    with Store.open(config.state.path, config.tz) as store:
-        address, removed = remove_subscriber(store, email, now=datetime.now(UTC))
+    with ctx.feeder() as feeder:
+        address, removed = feeder.unsubscribe(email)
     click.echo(f"unsubscribed {address}" if removed else f"{address} was not subscribed")
 
 
@@ -423,11 +380,8 @@ def subscribers_list(ctx: Context, everyone: bool, as_json: bool) -> None:
       feeder subscribers list
       feeder subscribers list --all --json
     """
-    from .store import Store
-
-    config = ctx.config
-    with Store.open(config.state.path, config.tz) as store:
-        people = store.subscribers(include_removed=everyone)
+    with ctx.feeder() as feeder:
+        people = feeder.subscribers(include_removed=everyone)
     if as_json:
         echo_json(
             [
@@ -460,15 +414,8 @@ def subscribers_import(ctx: Context, file: str) -> None:
     Example:
       feeder subscribers import subscribers.txt
     """
-    from datetime import UTC, datetime
-    from pathlib import Path
-
-    from .mailer import import_subscribers
-    from .store import Store
-
-    config = ctx.config
-    with Store.open(config.state.path, config.tz) as store:
-        report = import_subscribers(store, Path(file), now=datetime.now(UTC))
+    with ctx.feeder() as feeder:
+        report = feeder.import_subscribers(Path(file))
     for number, problem in report.bad:
         warn(f"{file}:{number}: {problem}")
     click.echo(
@@ -526,25 +473,16 @@ def classify_command(
       feeder classify --explain | less
       feeder classify --corpus new.json --json > tags.json
     """
-    from pathlib import Path
-
-    from .classify import Classifier, as_record, load_taxonomy
-    from .classify import explain as explain_verdict
-    from .corpus import read_articles
-
-    config = ctx.config
-    taxonomy = load_taxonomy(Path(taxonomy_path) if taxonomy_path else config.taxonomy.path)
-    classifier = Classifier(taxonomy)
-    corpus = Path(corpus_path) if corpus_path else config.corpus.path
     records = []
-    for article in read_articles(corpus, config.tz, warn):
-        verdict = classifier.classify_article(article)
-        if as_json:
-            records.append(as_record(article, verdict, hits=explain))
-        elif explain:
-            click.echo(explain_verdict(article, verdict, taxonomy) + "\n")
-        else:
-            click.echo(f"{article.id}\t{','.join(verdict.tags) or '-'}\t{article.title}")
+    with ctx.feeder() as feeder:
+        run = feeder.classify(_path(corpus_path), _path(taxonomy_path), warn=warn)
+        for article, verdict in run.verdicts:
+            if as_json:
+                records.append(as_record(article, verdict, hits=explain))
+            elif explain:
+                click.echo(explain_verdict(article, verdict, run.taxonomy) + "\n")
+            else:
+                click.echo(f"{article.id}\t{','.join(verdict.tags) or '-'}\t{article.title}")
     if as_json:
         echo_json(records)
 
@@ -574,19 +512,12 @@ def eval_command(
       feeder eval --labels tests/data/seed-labels.json
       feeder eval --labels mine.json --corpus mine.json --taxonomy retuned.toml
     """
-    from pathlib import Path
-
-    from .classify import Classifier, load_taxonomy
-    from .corpus import read_articles
-    from .evaluate import check_labels, evaluate, format_report, load_labels
-
-    config = ctx.config
-    taxonomy = load_taxonomy(Path(taxonomy_path) if taxonomy_path else config.taxonomy.path)
-    tags = [tag.id for tag in taxonomy.tags]
-    labels = load_labels(Path(labels_path))
-    for problem in check_labels(labels, tags):
-        warn(f"{labels_path}: {problem}")
-    corpus = Path(corpus_path) if corpus_path else config.corpus.path
-    articles = read_articles(corpus, config.tz, warn)
-    report = evaluate(Classifier(taxonomy).classify_article, articles, labels, tags)
+    with ctx.feeder() as feeder:
+        report = feeder.evaluate(
+            Path(labels_path), _path(corpus_path), _path(taxonomy_path), warn=warn
+        )
     click.echo(format_report(report))
+
+
+def _path(value: str | None) -> Path | None:
+    return None if value is None else Path(value)

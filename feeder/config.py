@@ -5,14 +5,21 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
+from .schedule import cron_trigger
 
 ENV_VAR = "FEEDER_CONFIG"
 DEFAULT_NAME = "feeder.toml"
+# The defaults shipped inside the package, used where the config names no file of its own;
+# `feeder init` copies them out for an operator to customise.
+PACKAGED = Path(str(files("feeder")))
+DEFAULT_TAXONOMY = PACKAGED / "taxonomy.toml"
+DEFAULT_TEMPLATES = PACKAGED / "templates"
 
 
 @dataclass(frozen=True)
@@ -34,7 +41,7 @@ class OutputSection:
 
 @dataclass(frozen=True)
 class TaxonomySection:
-    path: Path = Path("data/taxonomy.toml")  # the tags and their signals
+    path: Path = DEFAULT_TAXONOMY  # the tags and their signals
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ class NewsletterSection:
     title: str = "上海科技周报"
     from_: str = "上海科技周报 <newsletter@example.org>"  # the `from` key
     unsubscribe: str = "mailto:newsletter@example.org?subject=unsubscribe"
-    templates: Path = Path("templates")
+    templates: Path = DEFAULT_TEMPLATES  # the Jinja2 templates of the mail and the index page
 
 
 @dataclass(frozen=True)
@@ -84,8 +91,14 @@ class Config:
         return self.schedule.tz
 
     @property
-    def lock_path(self) -> Path:
+    def daemon_lock_path(self) -> Path:
+        """Held by a running daemon for its whole life: one daemon per state."""
         return self.state.path.with_name(self.state.path.name + ".lock")
+
+    @property
+    def lock_path(self) -> Path:
+        """Held by whichever job writes the state or the outputs: one at a time."""
+        return self.state.path.with_name(self.state.path.name + ".job.lock")
 
 
 _SECTIONS: dict[str, type] = {
@@ -216,8 +229,6 @@ def _check_values(config: Config, where: str) -> None:
 
 def _check_cron(line: str, where: str) -> None:
     # Parsed by the daemon's own parser, so the daemon can never meet a line it rejects.
-    from .daemon import cron_trigger
-
     try:
         cron_trigger(line, ZoneInfo("UTC"))
     except ConfigError as exc:

@@ -1,8 +1,9 @@
 """The daemon: poll on an interval, send the weekly issue on a cron line, catch up what was missed.
 
-The only module that imports APScheduler. Whether a week's issue is due is decided from the
-delivery ledger by a pure function, never from the scheduler's memory: APScheduler 3.x
-forgets runs that fell while the process was down.
+It schedules two facade calls, `Feeder.poll` and `Feeder.send_due`, and logs what they did;
+the only module that runs APScheduler's scheduler. Whether a week's issue is due is decided
+from the delivery ledger (`Feeder.send_due`), never from the scheduler's memory: APScheduler
+3.x forgets runs that fell while the process was down.
 """
 
 from __future__ import annotations
@@ -11,65 +12,20 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import FrameType
-from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
+from .app import open_feeder
 from .config import Config
-from .errors import ConfigError, FeederError
+from .errors import FeederError
 from .lock import hold_lock
+from .schedule import cron_trigger
 
 log = logging.getLogger("feeder")
-
-# How far back to look for the latest cron slot, widening until one is found.
-_LOOKBACK = (timedelta(days=1), timedelta(days=8), timedelta(days=32), timedelta(days=367))
-
-
-def cron_trigger(line: str, tz: ZoneInfo) -> CronTrigger:
-    """A crontab line as a trigger in zone `tz`; ConfigError naming the key if it is bad."""
-    try:
-        return CronTrigger.from_crontab(line, timezone=tz)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"schedule.newsletter_cron: bad crontab line {line!r}: {exc}") from None
-
-
-def latest_slot(now: datetime, trigger: CronTrigger) -> datetime | None:
-    """The newest time at or before `now` that the cron line fires (None if none in a year)."""
-    for back in _LOOKBACK:
-        slot = None
-        moment = trigger.get_next_fire_time(None, now - back)
-        while moment is not None and moment <= now:
-            slot = moment
-            moment = trigger.get_next_fire_time(moment, moment + timedelta(seconds=1))
-        if slot is not None:
-            return slot
-    return None
-
-
-def due_week(
-    now: datetime, trigger: CronTrigger, tz: ZoneInfo, done: Callable[[str], bool]
-) -> str | None:
-    """The week whose issue should go out now, if any.
-
-    Only the latest slot counts: a daemon that was off for a month sends one issue, not
-    four. The slot's issue is the last full week before it; it is due until the ledger
-    says it was sent or skipped.
-    """
-    from .newsletter import last_full_week
-
-    slot = latest_slot(now, trigger)
-    if slot is None:
-        return None
-    week = last_full_week(slot, tz)
-    return None if done(week) else week
-
-
-def next_newsletter(now: datetime, config: Config) -> datetime | None:
-    """The cron line's next slot after `now`, for `feeder status`."""
-    trigger = cron_trigger(config.schedule.newsletter_cron, config.tz)
-    return trigger.get_next_fire_time(None, now)
 
 
 class Daemon:
@@ -82,10 +38,9 @@ class Daemon:
         self.noted: set[str] = set()  # due weeks already logged as having nobody to go to
 
     def poll(self) -> None:
-        from .poll import run_poll
-
         try:
-            result = run_poll(self.config, warn=log.warning)
+            with open_feeder(self.config, clock=self.clock) as feeder:
+                result = feeder.poll(warn=log.warning)
         except FeederError as exc:
             log.error("poll failed: %s", exc)
         else:
@@ -94,46 +49,31 @@ class Daemon:
 
     def catch_up(self) -> None:
         """Send the latest slot's issue if the ledger does not hold it yet."""
-        from .mailer import send_issue
-        from .store import Store
-
         if self.stopping.is_set():
             return
-        config = self.config
         try:
-            trigger = cron_trigger(config.schedule.newsletter_cron, config.tz)
-            with Store.open(config.state.path, config.tz) as store:
-                week = due_week(self.clock(), trigger, config.tz, lambda key: store.issue_done(key))
-                if week is None:
-                    return
-                if not store.subscribers():
-                    # Feeds-only installs are normal: say so once, not after every poll.
-                    if week not in self.noted:
-                        log.info("newsletter %s is due, but nobody is subscribed yet", week)
-                        self.noted.add(week)
-                    return
-                log.info("newsletter %s is due: sending", week)
-                report = send_issue(store, config, week, now=self.clock(), stop=self.stopping)
+            with open_feeder(self.config, clock=self.clock) as feeder:
+                due = feeder.send_due(stop=self.stopping)
         except FeederError as exc:
             log.error("newsletter failed: %s", exc)
             return
-        log.info("newsletter %s: %s", week, report.summary())
+        if due.nobody and due.week is not None:
+            # Feeds-only installs are normal: say so once, not after every poll.
+            if due.week not in self.noted:
+                log.info("newsletter %s is due, but nobody is subscribed yet", due.week)
+                self.noted.add(due.week)
+        elif due.report is not None:
+            log.info("newsletter %s: %s", due.week, due.report.summary())
 
 
 def run_daemon(config: Config, clock: Callable[[], datetime] | None = None) -> None:
     """Run in the foreground until SIGTERM or SIGINT; both finish the current job, then return."""
-    # Imported here: config validation needs only the cron parser above.
-    from apscheduler.executors.pool import ThreadPoolExecutor
-    from apscheduler.schedulers.blocking import BlockingScheduler
-    from apscheduler.triggers.interval import IntervalTrigger
-
-    from .mailer import check_credentials, smtp_password
-
     clock = clock or (lambda: datetime.now(UTC))
     trigger = cron_trigger(config.schedule.newsletter_cron, config.tz)
     # A login that can never work fails at start-up, not in a log line at the weekly slot.
-    check_credentials(config.smtp, smtp_password())
-    with hold_lock(config.lock_path, "daemon"):
+    open_feeder(config).check_mail_settings()
+    # One daemon per state; its jobs take the state lock one at a time, like any command.
+    with hold_lock(config.daemon_lock_path, "daemon"):
         daemon = Daemon(config, clock)
         worker = ThreadPoolExecutor(max_workers=1)
         scheduler = BlockingScheduler(
@@ -159,7 +99,7 @@ def run_daemon(config: Config, clock: Callable[[], datetime] | None = None) -> N
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         log.info(
             "daemon started (pid lock %s): poll every %ss, newsletter at %r (%s)",
-            config.lock_path,
+            config.daemon_lock_path,
             config.schedule.poll_seconds,
             config.schedule.newsletter_cron,
             config.schedule.timezone,

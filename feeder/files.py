@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
+import re
 import secrets
-import time
 from pathlib import Path
 
 from .errors import OutputError
@@ -22,7 +21,6 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     Raises OutputError, naming the path, when the file cannot be written; the old file is
     then intact and no temporary file is left behind.
     """
-    _remove_leftovers(path)
     try:
         if path.read_bytes() == data:
             return False
@@ -31,7 +29,8 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     except OSError as exc:
         raise _error(path, exc) from None
 
-    # A dot-name that `feeder serve` hides, unique so that two writers never share one.
+    # A dot-name that `feeder serve` hides, unique so that two writers never share one;
+    # one that a killed writer leaves is removed by the next holder of the state lock.
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,17 +54,22 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-# A write takes well under this; an older temporary file was left by a killed process.
-LEFTOVER_SECONDS = 600
+# The temporary files write_if_changed makes: ".<name>.<8 hex digits>.tmp".
+_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{8}\.tmp")
 
 
-def _remove_leftovers(path: Path) -> None:
-    """Delete temporary files of `path` that a process killed mid-write left behind."""
-    cutoff = time.time() - LEFTOVER_SECONDS
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        with contextlib.suppress(OSError):
-            if tmp.stat().st_mtime < cutoff:
+def remove_temp_files(folder: Path) -> list[Path]:
+    """Delete the temporary files that writers killed mid-write left below `folder`.
+
+    Only safe while holding the state lock, when no other writer can be mid-write.
+    """
+    removed = []
+    for tmp in folder.rglob(".*.tmp") if folder.is_dir() else ():
+        if _TEMPORARY.fullmatch(tmp.name):
+            with contextlib.suppress(OSError):
                 tmp.unlink()
+                removed.append(tmp)
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -1,10 +1,64 @@
-"""The typed values that cross module boundaries: articles, tags, classifications."""
+"""The typed values that cross packages: articles, tags, verdicts, records of the state, and
+an enum for every status. Imports nothing of feeder's: every other module may import it."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import NamedTuple
+
+# -- Statuses: each stored as its value --------------------------------------------------
+
+
+class CorpusFormat(StrEnum):
+    """How a corpus file holds its records."""
+
+    ARRAY = "array"  # one JSON array of objects
+    JSONL = "jsonl"  # one object per line
+
+
+class Change(StrEnum):
+    """What a poll found for one record, compared with the state."""
+
+    NEW = "new"  # an id the state does not hold
+    UPDATED = "updated"  # a stored id whose record changed
+    UNCHANGED = "unchanged"  # the same record as stored
+
+
+class WriteMode(StrEnum):
+    """How the state writes one article row."""
+
+    INSERT = "insert"  # a new id: a plain insert, no tags to clear
+    EDIT = "edit"  # an edited article: overwrite, and note when the edit was seen
+    REWRITE = "rewrite"  # overwrite as is (a forced re-read, a duplicate id), no edit noted
+
+
+class IssueStatus(StrEnum):
+    """Where one week's issue stands in the ledger."""
+
+    SENDING = "sending"  # frozen; a run is sending it, or one died doing so
+    PARTIAL = "partial"  # a run ended with recipients failed, deferred or in doubt
+    SENT = "sent"  # every recipient has it
+    SKIPPED = "skipped"  # the week had nothing to send
+
+    @property
+    def done(self) -> bool:
+        return self in (IssueStatus.SENT, IssueStatus.SKIPPED)
+
+
+class DeliveryStatus(StrEnum):
+    """One (issue, recipient) row of the ledger: pending → sending → sent or failed."""
+
+    PENDING = "pending"  # owed; a run will send it
+    SENDING = "sending"  # claimed by a run that has not settled it: in doubt if it died
+    SENT = "sent"  # the server accepted it
+    FAILED = "failed"  # refused for good
+    CANCELLED = "cancelled"  # the recipient unsubscribed before it went
+
+
+# -- Articles and categories ---------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,24 +74,6 @@ class Article:
     source: str | None = None  # "来源：…" named in the text
     author: str | None = None  # "作者：…" named in the text
     editor: str | None = None  # "编辑：…" named in the text
-
-    @property
-    def content_hash(self) -> str:
-        """A digest of everything a reader sees; a change means the article was edited."""
-        h = hashlib.sha256()
-        for part in (
-            self.title,
-            self.url or "",
-            self.published.isoformat(),
-            self.account,
-            self.content,
-            self.source or "",
-            self.author or "",
-            self.editor or "",
-        ):
-            h.update(part.encode("utf-8", "surrogatepass"))
-            h.update(b"\x00")
-        return h.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +121,108 @@ class Entry:
     @property
     def primary(self) -> str | None:
         return self.tags[0] if self.tags else None
+
+
+class ArticleRow(NamedTuple):
+    """An article to store, with its tags: plain values, cheap to send between processes."""
+
+    id: str
+    title: str
+    url: str | None
+    published: str  # UTC, "YYYY-MM-DDTHH:MM:SSZ"
+    account: str
+    content: str
+    source: str | None
+    author: str | None
+    editor: str | None
+    digest: str  # of the corpus record as read: tells the next poll whether it changed
+    tags: tuple[tuple[str, float], ...]  # (tag, score), primary first
+
+
+# -- Polls ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """What a successful poll saw of the corpus file, and what it did."""
+
+    finished_at: datetime
+    corpus_path: str
+    size: int
+    mtime_ns: int
+    new: int
+    updated: int
+    unchanged: int
+    skipped: int
+    resume_offset: int | None = None  # JSON Lines: bytes read completely
+    resume_lines: int | None = None  # JSON Lines: lines before resume_offset
+    resume_check: str | None = None  # JSON Lines: checksum of the bytes before resume_offset
+    corpus_check: str | None = None  # checksum of the whole file, taken before reading it
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """What one poll did. `read` is False when the corpus file was known unchanged unread."""
+
+    read: bool
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0  # records whose content was already stored as is
+    skipped: int = 0
+    reclassified: int = 0  # stored articles re-tagged because the taxonomy changed
+    resumed: bool = False  # JSON Lines: only what was appended since the last poll was read
+    written: tuple[Path, ...] = ()  # output files rewritten
+
+    def summary(self) -> str:
+        if not self.read:
+            return "unchanged"
+        return (
+            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.skipped} skipped"
+        )
+
+
+# -- Newsletter ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """One newsletter recipient."""
+
+    email: str  # normalised address; unique regardless of case
+    name: str  # display name for the To header, may be empty
+    added_at: datetime  # when last (re)subscribed
+    removed_at: datetime | None = None  # when unsubscribed; None while subscribed
+
+
+@dataclass(frozen=True, slots=True)
+class IssueRecord:
+    """One week's issue as recorded: its status, its frozen message and its ledger counts."""
+
+    key: str  # ISO week, "2026-W05"
+    status: IssueStatus
+    frozen_at: datetime  # when its content was fixed, or the week was skipped
+    finished_at: datetime | None  # when the last send run over it ended
+    articles: int  # articles of its own week
+    late: int  # earlier weeks' articles carried in its section for late arrivals
+    subject: str  # the frozen message; empty for a skipped week
+    html: str
+    text: str
+    recipients: int  # ledger rows
+    sent: int  # rows the server accepted
+    failed: int  # rows refused for good
+    in_doubt: int  # rows left in 'sending' by an interrupted run
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One ledger row: one issue to one recipient."""
+
+    issue: str  # the issue's week key
+    email: str  # the recipient
+    name: str  # the recipient's display name now ('' if none)
+    subscribed: bool  # still subscribed now
+    status: DeliveryStatus
+    attempts: int  # send runs that claimed it
+    updated_at: datetime  # its last transition
+    detail: str | None  # the last error or refusal

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import settings
 
+from feeder.app import Feeder, open_feeder
 from feeder.config import Config, load_config, parse_config
-from feeder.feeds import publish
-from feeder.model import Article, Classification, Tag
-from feeder.serve import FeedServer, make_server, start_in_thread
-from feeder.store import Store
+from feeder.ingest.corpus import read_articles
+from feeder.model import Article, Classification, PollResult, Tag, WriteMode
+from feeder.publish import publish
+from feeder.site import site_files
+from feeder.storage import Storage, article_row
+from feeder.web.serve import FeedServer, make_server, start_in_thread
 
 # In CI every run draws the same examples, so a red build is reproducible and a green one
 # is not luck; on a developer's machine hypothesis keeps exploring new ones.
@@ -30,7 +34,38 @@ if os.environ.get("CI"):
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CORPUS = ROOT / "data" / "corpus.json"
-TAXONOMY = ROOT / "data" / "taxonomy.toml"
+TAXONOMY = ROOT / "feeder" / "taxonomy.toml"
+
+
+def run_poll(config: Config, now: datetime | None = None, **options: Any) -> PollResult:
+    """One poll through the facade, at `now` if given (as the CLI and the daemon run it)."""
+    clock = None if now is None else (lambda: now)
+    with open_feeder(config, clock=clock) as feeder:
+        return feeder.poll(**options)
+
+
+def fixture_digest(article: Article) -> str:
+    """A digest of everything a reader sees, standing in for a corpus record's digest."""
+    h = hashlib.sha256()
+    for part in (article.title, article.url or "", article.published.isoformat(), article.content):
+        h.update(part.encode("utf-8", "surrogatepass") + b"\x00")
+    for part in (article.account, article.source or "", article.author or "", article.editor or ""):
+        h.update(part.encode("utf-8", "surrogatepass") + b"\x00")
+    return h.hexdigest()
+
+
+def store_articles(
+    storage: Storage,
+    articles: Sequence[tuple[Article, Sequence[str]]],
+    now: datetime,
+    *,
+    edited: bool = False,
+) -> None:
+    """Write articles with tags chosen by the test, as a poll at `now` writes classified ones;
+    `edited` marks every one an edit of a stored article. Inside the caller's transaction."""
+    rows = [article_row(a, fixture_digest(a), Classification(tuple(tags))) for a, tags in articles]
+    mode = WriteMode.EDIT if edited else WriteMode.INSERT
+    storage.put_articles(rows, now, [mode] * len(rows))
 
 
 def seed_records() -> list[dict[str, Any]]:
@@ -85,10 +120,12 @@ def make_site(tmp_path: Path) -> Callable[..., Site]:
     def make(records: Sequence[Any] | None = None, extra: str = "") -> Site:
         (tmp_path / "data").mkdir(exist_ok=True)
         shutil.copy(TAXONOMY, tmp_path / "data" / "taxonomy.toml")
-        shutil.copytree(ROOT / "templates", tmp_path / "templates", dirs_exist_ok=True)
+        shutil.copytree(ROOT / "feeder" / "templates", tmp_path / "templates", dirs_exist_ok=True)
         config_path = tmp_path / "feeder.toml"
         config_path.write_text(
             '[corpus]\npath = "data/corpus.json"\n'
+            '[taxonomy]\npath = "data/taxonomy.toml"\n'
+            '[newsletter]\ntemplates = "templates"\n'
             '[output]\nbase_url = "http://127.0.0.1:8000/"\n' + extra,
             encoding="utf-8",
         )
@@ -113,6 +150,7 @@ FEED_TAGS = (
     Tag("industry", "产业", "企业与产业动态"),
 )
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+OUTPUT_FILES = site_files(FEED_TAGS)  # what a build writes with the bundled taxonomy's tags
 POLL_TIME = datetime(2026, 2, 6, 1, 0, tzinfo=UTC)
 
 
@@ -198,7 +236,11 @@ class FeedState:
     """A real state file and config whose outputs go to `out`."""
 
     config: Config
-    store: Store
+    feeder: Feeder
+
+    @property
+    def store(self) -> Storage:
+        return self.feeder.storage
 
     @property
     def out(self) -> Path:
@@ -209,17 +251,14 @@ class FeedState:
     ) -> list[Path]:
         """Store new or edited articles with their tags, then publish, as a poll does.
 
-        Stands in for feeder.poll.run_poll with tags chosen by the test, not the classifier.
+        Stands in for Feeder.poll with tags chosen by the test, not the classifier.
         """
         with self.store.transaction():
-            known = self.store.known_hashes()
-            for article, tags in articles:
-                digest = article.content_hash
-                if known.get(article.id) == digest:
-                    continue
-                edited = article.id in known
-                self.store.put_article(article, digest, now, edited=edited)
-                self.store.set_tags(article.id, Classification(tags=tuple(tags)))
+            known = self.store.known_digests()
+            changed = [(a, tags) for a, tags in articles if known.get(a.id) != fixture_digest(a)]
+            store_articles(self.store, [(a, t) for a, t in changed if a.id not in known], now)
+            edits = [(a, t) for a, t in changed if a.id in known]
+            store_articles(self.store, edits, now, edited=True)
             return publish(self.store, FEED_TAGS, self.config)
 
 
@@ -229,7 +268,7 @@ def open_feed_state(root: Path, base_url: str, extra: str = "") -> FeedState:
         '[state]\npath = "state/state.db"\n',
         root,
     )
-    return FeedState(config, Store.open(config.state.path, config.tz))
+    return FeedState(config, open_feeder(config))
 
 
 @pytest.fixture
@@ -237,7 +276,7 @@ def feed_state(tmp_path: Path) -> Iterator[FeedState]:
     """An empty state publishing under http://127.0.0.1:8000/ (nothing is served)."""
     state = open_feed_state(tmp_path, "http://127.0.0.1:8000/")
     yield state
-    state.store.close()
+    state.feeder.close()
 
 
 @dataclass
@@ -269,7 +308,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     yield Served(state, server, log)
     server.shutdown()
     server.server_close()
-    state.store.close()
+    state.feeder.close()
 
 
 # -- Newsletter: the seed corpus in a real Store, tagged by keyword rules ------------------
@@ -293,15 +332,17 @@ class NewsState:
     """A real state file holding the tagged seed corpus, and a config mailing to 127.0.0.1."""
 
     config: Config
-    store: Store
+    feeder: Feeder
     tags: tuple[Tag, ...] = FEED_TAGS
+
+    @property
+    def store(self) -> Storage:
+        return self.feeder.storage
 
     def add(self, articles: Sequence[Article], now: datetime) -> None:
         """Store articles as a poll at `now` would, tagged by NEWS_RULES."""
         with self.store.transaction():
-            for article in articles:
-                self.store.put_article(article, article.content_hash, now, edited=False)
-                self.store.set_tags(article.id, Classification(keyword_tags(article)))
+            store_articles(self.store, [(a, keyword_tags(a)) for a in articles], now)
 
     def subscribe(self, *emails: str) -> None:
         with self.store.transaction():
@@ -310,27 +351,23 @@ class NewsState:
 
     def with_smtp(self, **settings: Any) -> Config:
         """The config with [smtp] keys replaced (host, port, security, …)."""
-        from dataclasses import replace
-
         return replace(self.config, smtp=replace(self.config.smtp, **settings))
 
 
 @pytest.fixture
 def news(tmp_path: Path) -> Iterator[NewsState]:
     """The 54 seed articles (22 in 2026-W05), first seen at NEWS_POLL; no subscribers."""
-    from feeder.corpus import read_articles
-
     config = parse_config(
         '[output]\ndir = "out"\nbase_url = "https://feeds.example.org/shkj/"\n'
         '[state]\npath = "state/state.db"\n'
-        f'[newsletter]\ntemplates = "{ROOT / "templates"}"\n'
+        f'[newsletter]\ntemplates = "{ROOT / "feeder" / "templates"}"\n'
         '[smtp]\nhost = "127.0.0.1"\nmax_per_second = 1000\ntimeout = 5\n',
         tmp_path,
     )
-    state = NewsState(config, Store.open(config.state.path, config.tz))
+    state = NewsState(config, open_feeder(config))
     state.add(list(read_articles(SEED_CORPUS, config.tz)), NEWS_POLL)
     yield state
-    state.store.close()
+    state.feeder.close()
 
 
 # -- A real browser: Debian's Chromium, driven by Playwright ---------------------------------

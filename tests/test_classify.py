@@ -15,15 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeder.classify import Classifier, Taxonomy, load_taxonomy, parse_taxonomy
+from feeder.classify.evaluate import Label, evaluate, load_labels, score
 from feeder.cli import main
-from feeder.corpus import read_articles
 from feeder.errors import ConfigError
-from feeder.evaluate import Label, evaluate, load_labels, score
+from feeder.ingest.corpus import read_articles
 from feeder.model import Article
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
-TAXONOMY = ROOT / "data" / "taxonomy.toml"
+TAXONOMY = ROOT / "feeder" / "taxonomy.toml"
 SEED = (ROOT / "data" / "corpus.json", DATA / "seed-labels.json")
 HANDMADE = (DATA / "handmade-corpus.json", DATA / "handmade-labels.json")
 TZ = ZoneInfo("Asia/Shanghai")

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from feeder.cli import main
-from feeder.mailer import PASSWORD_ENV
+from feeder.newsletter.smtp import PASSWORD_ENV
 
 from .conftest import ROOT, NewsState
 from .test_mailer import W05, write_config

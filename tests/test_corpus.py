@@ -9,16 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from feeder.corpus import (
-    Skipped,
-    clean_text,
-    clean_url,
-    find_credits,
-    parse_time,
-    read_articles,
-    scan,
-)
 from feeder.errors import CorpusError
+from feeder.ingest.corpus import Skipped, read_articles, scan
+from feeder.ingest.normalise import clean_text, clean_url, find_credits, parse_time
 
 from .conftest import SEED_CORPUS, record
 

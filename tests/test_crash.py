@@ -36,11 +36,9 @@ from click.testing import CliRunner
 from feeder.cli import main
 from feeder.config import load_config
 from feeder.faults import CRASH_ENV
-from feeder.feeds import OUTPUT_FILES
 from feeder.lock import holder
-from feeder.poll import run_poll
 
-from .conftest import ROOT, TAXONOMY
+from .conftest import OUTPUT_FILES, ROOT, TAXONOMY, run_poll
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and flock")
 
@@ -108,7 +106,7 @@ def state_digest(db_path: Path) -> str:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
         queries = {
             "articles": "SELECT id, title, url, published, account, content, source, author, "
-            "editor, content_hash, changed_at IS NULL FROM articles ORDER BY id",
+            "editor, digest, changed_at IS NULL FROM articles ORDER BY id",
             "tags": "SELECT article_id, tag, rank, score FROM tags ORDER BY article_id, tag",
             "meta": "SELECT key, value FROM meta ORDER BY key",
         }
@@ -227,7 +225,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     )
     assert result.exit_code == 0, result.output
     (template / "feeder.toml").unlink()
-    (template / "data" / "state.db.lock").unlink()
+    (template / "data" / "state.db.job.lock").unlink()
     empty = Scenario("empty", None, {}, state_digest(root / "none.db"))
     base = Scenario(
         "base",
@@ -288,7 +286,7 @@ def kill_and_recover(
     assert state in (scenario.old_state, scenario.new_state), "a half-committed state"
     if state == scenario.new_state:
         assert left == scenario.new_outputs  # committed only after the outputs were written
-    assert holder(root / "data" / "state.db.lock") is None  # the kernel dropped the lock
+    assert holder(root / "data" / "state.db.job.lock") is None  # the kernel dropped the lock
 
     # The next poll finishes the job: the same bytes and rows as an uninterrupted run.
     recovery = feeder(config, "poll", env=child_env())
@@ -298,7 +296,7 @@ def kill_and_recover(
     assert stdout.decode() == expected
     assert outputs(out) == scenario.new_outputs
     assert state_digest(db) == scenario.new_state
-    assert run_poll(load_config(config)).unchanged  # and it knows it is done
+    assert not run_poll(load_config(config)).read  # and it knows it is done
     shutil.rmtree(root)
     return proc.returncode
 
@@ -508,7 +506,7 @@ def running(pid: int) -> bool:
 def test_a_poll_killed_during_its_parallel_ingest_leaves_no_worker_and_loses_nothing(
     tmp_path: Path,
 ) -> None:
-    from feeder.ingest import PARALLEL_MIN_BYTES
+    from feeder.ingest.workers import PARALLEL_MIN_BYTES
 
     records = synthetic(6000)
     corpus = tmp_path / "corpus.json"

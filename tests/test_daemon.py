@@ -15,8 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from smtpdfix import SMTPDFix
 
-from feeder.daemon import cron_trigger, due_week, latest_slot
-from feeder.newsletter import week_bounds
+from feeder.schedule import cron_trigger, due_week, latest_slot, week_bounds
 
 from .conftest import Site, record, seed_records
 

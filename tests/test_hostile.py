@@ -28,9 +28,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from feeder.cli import main
-from feeder.feeds import OUTPUT_FILES
 
-from .conftest import ROOT, TAXONOMY
+from .conftest import OUTPUT_FILES, ROOT, TAXONOMY
 
 WEEK = "2026-W05"  # 2026-01-26 to 2026-02-01 in Asia/Shanghai
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -177,7 +176,7 @@ def run(root: Path, corpus: list[dict[str, Any]]) -> None:
     site.mkdir()
     (site / "data").mkdir()
     shutil.copy(TAXONOMY, site / "data" / "taxonomy.toml")
-    shutil.copytree(ROOT / "templates", site / "templates")
+    shutil.copytree(ROOT / "feeder" / "templates", site / "templates")
     config = site / "feeder.toml"
     config.write_text('[output]\nbase_url = "https://feeds.example.org/"\n', encoding="utf-8")
     # ensure_ascii: lone surrogates travel as \ud800 escapes, as a JSON writer would send them.
@@ -196,7 +195,7 @@ def run(root: Path, corpus: list[dict[str, Any]]) -> None:
     written = {p for p in listing(out) if (out / p).is_file()}
     assert written == set(OUTPUT_FILES) | previews
     folders = {"out", "out/feeds", "out/newsletter"}
-    state = {"data/state.db", "data/state.db.lock"}
+    state = {"data/state.db", "data/state.db.job.lock"}
     expected = {f"site/{p}" for p in state | folders} | {f"site/out/{p}" for p in written}
     assert listing(root) - before == expected  # ids like ../../x named no file anywhere
 

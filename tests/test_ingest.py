@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from feeder import ingest
-from feeder.corpus import checksum, split
-from feeder.poll import run_poll
+from feeder.ingest import workers as ingest
+from feeder.ingest.corpus import checksum, split
 
-from .conftest import Site, record, seed_records
+from .conftest import Site, record, run_poll, seed_records
 
 NOW = datetime(2026, 2, 6, 8, 0, tzinfo=UTC)
 
@@ -22,7 +21,7 @@ NOW = datetime(2026, 2, 6, 8, 0, tzinfo=UTC)
 def rows(site: Site) -> list[tuple[object, ...]]:
     db = sqlite3.connect(site.state)
     found = db.execute(
-        "SELECT a.id, a.title, a.content, a.content_hash, a.changed_at, "
+        "SELECT a.id, a.title, a.content, a.digest, a.changed_at, "
         "(SELECT group_concat(tag || ':' || rank, ',') FROM tags t WHERE t.article_id = a.id) "
         "FROM articles a ORDER BY a.id"
     ).fetchall()
@@ -70,7 +69,7 @@ def test_workers_reach_the_same_state_and_outputs_as_one_process(
         path.unlink()
     together = run_poll(one.config, now=NOW)
     assert spy and len(spy[0]) == 2  # two workers did it
-    assert (together.new, together.kept, together.skipped) == (alone.new, 0, 0) == (54, 0, 0)
+    assert (together.new, together.unchanged, together.skipped) == (alone.new, 0, 0) == (54, 0, 0)
     assert rows(one) == expected_rows
     assert outputs(one) == expected_files
 
@@ -132,7 +131,7 @@ def test_appended_json_lines_are_read_from_where_the_last_poll_stopped(
         f.write(json.dumps(record("appended"), ensure_ascii=False) + "\n")
     result = run_poll(site.config, now=NOW)
     assert result.resumed
-    assert (result.new, result.updated, result.kept) == (1, 0, 54)
+    assert (result.new, result.updated, result.unchanged) == (1, 0, 54)
 
 
 def test_an_edit_before_the_resume_point_forces_a_full_read(
@@ -146,7 +145,7 @@ def test_an_edit_before_the_resume_point_forces_a_full_read(
     site.write_jsonl([*records, record("appended")])
     result = run_poll(site.config, now=NOW)
     assert not result.resumed
-    assert (result.new, result.updated, result.kept) == (1, 1, 53)
+    assert (result.new, result.updated, result.unchanged) == (1, 1, 53)
 
 
 def test_a_half_written_last_line_is_picked_up_by_the_next_poll(

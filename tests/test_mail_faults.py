@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner, Result
 
 from feeder.cli import main
-from feeder.mailer import PASSWORD_ENV
+from feeder.newsletter.smtp import PASSWORD_ENV
 
 from .conftest import NewsState
 from .test_mailer import READERS, W05, config_for, parse, recipients_of, send, write_config
@@ -99,7 +99,7 @@ class Mailhost:
 @pytest.fixture
 def mailhost(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailhost]:
     # The real back-off (1, 5, 20 s) through the CLI would make this a minute-long test.
-    monkeypatch.setattr("feeder.mailer.BACKOFF", (0.01, 0.01, 0.01))
+    monkeypatch.setattr("feeder.newsletter.smtp.BACKOFF", (0.01, 0.01, 0.01))
     host = Mailhost()
     yield host
     host.stop()

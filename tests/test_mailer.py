@@ -24,23 +24,20 @@ from smtpdfix.certs import _generate_certs
 from feeder.cli import main
 from feeder.config import Config
 from feeder.errors import MailError
-from feeder.mailer import (
-    BACKOFF,
-    PASSWORD_ENV,
-    Pacer,
-    Recipient,
+from feeder.model import Article
+from feeder.newsletter.ledger import send_issue
+from feeder.newsletter.message import Recipient, build_message, message_id
+from feeder.newsletter.preview import issue_message
+from feeder.newsletter.render import Rendered
+from feeder.newsletter.smtp import BACKOFF, PASSWORD_ENV, Pacer, connect, smtp_password
+from feeder.newsletter.subscribers import (
     add_subscriber,
-    build_message,
-    connect,
     import_subscribers,
-    message_id,
     normalise_address,
     remove_subscriber,
-    send_issue,
-    smtp_password,
 )
-from feeder.model import Article
-from feeder.newsletter import Rendered, week_bounds
+from feeder.schedule import week_bounds
+from feeder.storage import open_storage
 
 from .conftest import NEWS_POLL, NewsState
 
@@ -218,9 +215,7 @@ def test_cli_manages_subscribers(news: NewsState, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert '"email": "Ann@example.org"' in result.output and "bo@" not in result.output
 
-    from feeder.store import Store
-
-    with Store.open(news.config.state.path, news.config.tz) as store:
+    with open_storage(news.config.state.path, news.config.tz) as store:
         assert [(s.email, s.name) for s in store.subscribers()] == [("Ann@example.org", "安妮")]
 
 
@@ -228,8 +223,6 @@ def test_cli_manages_subscribers(news: NewsState, tmp_path: Path) -> None:
 
 
 def rendered(news: NewsState) -> Rendered:
-    from feeder.mailer import issue_message
-
     return issue_message(news.store, news.config, W05, news.tags)[0]
 
 
@@ -722,7 +715,7 @@ def write_config(news: NewsState, tmp_path: Path, port: int) -> Path:
         f'[state]\npath = "{news.config.state.path}"\n'
         f'[output]\ndir = "{news.config.output.dir}"\n'
         f'[newsletter]\ntemplates = "{news.config.newsletter.templates}"\n'
-        f'[taxonomy]\npath = "{root / "data" / "taxonomy.toml"}"\n'
+        f'[taxonomy]\npath = "{root / "feeder" / "taxonomy.toml"}"\n'
         f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nmax_per_second = 1000\n',
         encoding="utf-8",
     )
@@ -752,9 +745,7 @@ def test_cli_send_exit_status_says_whether_everyone_got_it(
     assert len(errors) == 1 and "bo@example.org" in errors[0] and "550" in errors[0]
     assert recipients_of(handler.messages) == Counter(["ann@example.org"])
 
-    from feeder.store import Store
-
-    with Store.open(news.config.state.path, news.config.tz) as store:
+    with open_storage(news.config.state.path, news.config.tz) as store:
         assert store.issue_status(W05) == "partial"
         with store.transaction():
             store.settle_delivery(W05, "bo@example.org", "pending", None, AFTER_W05)

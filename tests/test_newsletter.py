@@ -15,24 +15,15 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from feeder.app import open_feeder
 from feeder.cli import main
 from feeder.errors import OutputError
-from feeder.mailer import current_issue, render_latest_preview, write_preview
 from feeder.model import Article, Entry
-from feeder.newsletter import (
-    HTML_LIMIT,
-    excerpt,
-    last_full_week,
-    parse_week_key,
-    render_issue,
-    safe_url,
-    sections,
-    select_issue,
-    shift_week,
-    subject_line,
-    week_bounds,
-    week_key,
-)
+from feeder.newsletter.issue import select_issue
+from feeder.newsletter.preview import current_issue, write_preview
+from feeder.newsletter.render import HTML_LIMIT, render_issue, sections, subject_line
+from feeder.schedule import last_full_week, parse_week_key, shift_week, week_bounds, week_key
+from feeder.text import excerpt, web_url
 
 from .conftest import NEWS_POLL, NewsState, keyword_tags
 
@@ -231,7 +222,7 @@ def test_excerpt_joins_broken_chinese_lines_without_spaces_but_keeps_latin_words
     ],
 )
 def test_only_absolute_http_links_are_linked(url: str | None, kept: bool) -> None:
-    assert safe_url(url) == (url if kept else None)
+    assert web_url(url) == (url if kept else None)
 
 
 def test_subject_names_the_title_iso_week_and_its_days() -> None:
@@ -462,18 +453,24 @@ def test_preview_writes_html_text_and_eml_and_leaves_unchanged_files_alone(
 
 
 def test_latest_preview_renders_the_newest_week_with_articles(news: NewsState) -> None:
-    written = render_latest_preview(news.store, news.config, news.tags)
+    key, written = news.feeder.preview(latest=True)
+    assert key == "2026-W06"
     assert {p.name for p in written} == {"2026-W06.html", "2026-W06.txt", "2026-W06.eml"}
     text = (news.config.output.dir / "newsletter" / "2026-W06.txt").read_text()
     newest = news.store.entries(limit=1)[0].article
     assert newest.title in text
 
 
-def test_latest_preview_of_an_empty_store_writes_nothing(news: NewsState, tmp_path: Path) -> None:
-    from feeder.store import Store
-
-    with Store.open(tmp_path / "empty.db", TZ) as empty:
-        assert render_latest_preview(empty, news.config, news.tags) == []
+def test_latest_preview_of_an_empty_state_is_the_last_full_week(
+    news: NewsState, tmp_path: Path
+) -> None:
+    config = replace(news.config, state=replace(news.config.state, path=tmp_path / "empty.db"))
+    now = datetime(2026, 3, 4, 12, 0, tzinfo=TZ)
+    with open_feeder(config, clock=lambda: now) as feeder:
+        key, written = feeder.preview(latest=True)
+    assert key == "2026-W09" == last_full_week(now, TZ)
+    assert {p.name for p in written} == {"2026-W09.html", "2026-W09.txt", "2026-W09.eml"}
+    assert "2026年第9周" in (config.output.dir / "newsletter" / "2026-W09.txt").read_text()
 
 
 def test_cli_render_writes_the_chosen_week(news: NewsState, tmp_path: Path) -> None:
@@ -482,7 +479,7 @@ def test_cli_render_writes_the_chosen_week(news: NewsState, tmp_path: Path) -> N
         f'[state]\npath = "{news.config.state.path}"\n'
         f'[output]\ndir = "{news.config.output.dir}"\n'
         f'[newsletter]\ntemplates = "{news.config.newsletter.templates}"\n'
-        f'[taxonomy]\npath = "{Path(__file__).parent.parent / "data" / "taxonomy.toml"}"\n',
+        f'[taxonomy]\npath = "{Path(__file__).parent.parent / "feeder" / "taxonomy.toml"}"\n',
         encoding="utf-8",
     )
     result = CliRunner().invoke(

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from feeder.mailer import current_issue
-from feeder.newsletter import render_issue
+from feeder.newsletter.preview import current_issue
+from feeder.newsletter.render import render_issue
 
 from .conftest import ARTIFACTS, NewsState
 

@@ -16,11 +16,11 @@ from click.testing import CliRunner
 
 from feeder.cli import main
 from feeder.errors import CorpusError
-from feeder.ingest import Outcome, decide
-from feeder.poll import corpus_unchanged, run_poll
-from feeder.store import PollRecord, Store
+from feeder.ingest.plan import corpus_unchanged, decide
+from feeder.model import Change, PollRecord
+from feeder.storage import open_storage
 
-from .conftest import Site, record, seed_records
+from .conftest import Site, record, run_poll, seed_records
 
 NOW = datetime(2026, 2, 6, 8, 0, tzinfo=UTC)
 
@@ -50,9 +50,9 @@ def bump_mtime(site: Site) -> None:
 
 
 def test_decisions() -> None:
-    assert decide(None, "h") is Outcome.NEW
-    assert decide("h", "h") is Outcome.UNCHANGED
-    assert decide("h", "g") is Outcome.UPDATED
+    assert decide(None, "h") is Change.NEW
+    assert decide("h", "h") is Change.UNCHANGED
+    assert decide("h", "g") is Change.UPDATED
     last = PollRecord(NOW, "/c.json", 10, 99, 0, 0, 0, 0)
     assert corpus_unchanged(last, "/c.json", 10, 99)  # type: ignore[arg-type]
     assert not corpus_unchanged(last, "/c.json", 11, 99)  # type: ignore[arg-type]
@@ -63,7 +63,7 @@ def test_first_poll_ingests_the_seed_corpus_then_says_unchanged(site: Site) -> N
     code, out, err = poll(site)
     assert code == 0, err
     assert out == "54 new, 0 updated, 0 unchanged, 0 skipped\n"
-    with Store.open(site.state, site.config.tz) as store:
+    with open_storage(site.state, site.config.tz) as store:
         assert store.count_articles() == 54
         assert sum(store.tag_counts().values()) >= 54
     code, out, _ = poll(site)
@@ -75,7 +75,7 @@ def test_polling_twice_leaves_state_and_outputs_identical(site: Site) -> None:
     state, files = dump(site), outputs(site)
     site.write_corpus(seed_records()[::-1])  # other bytes, the same articles
     result = run_poll(site.config, now=NOW)
-    assert (result.unchanged, result.new, result.updated, result.kept) == (False, 0, 0, 54)
+    assert (result.read, result.new, result.updated, result.unchanged) == (True, 0, 0, 54)
     assert result.written == ()
     assert outputs(site) == files
     # Only the poll log differs: it records the new size, mtime and checksum.
@@ -88,8 +88,8 @@ def test_the_same_bytes_with_a_new_mtime_are_not_parsed_again(
     run_poll(site.config, now=NOW)
     state = dump(site)
     bump_mtime(site)
-    monkeypatch.setattr("feeder.ingest.ingest", None)  # reading it would now fail loudly
-    assert run_poll(site.config, now=NOW).unchanged
+    monkeypatch.setattr("feeder.app.ingest", None)  # reading it would now fail loudly
+    assert not run_poll(site.config, now=NOW).read
     polls = [r for r in dump(site) if r[0] == "polls"]
     assert [r for r in state if r[0] == "polls"] != polls  # the new mtime is remembered
     assert [r for r in dump(site) if r[0] != "polls"] == [r for r in state if r[0] != "polls"]
@@ -105,7 +105,7 @@ def test_an_edit_counts_as_updated_and_an_addition_as_new(site: Site) -> None:
     code, out, err = poll(site)
     assert code == 0, err
     assert out == "1 new, 1 updated, 53 unchanged, 0 skipped\n"
-    with Store.open(site.state, site.config.tz) as store:
+    with open_storage(site.state, site.config.tz) as store:
         by_id = {e.article.id: e for e in store.entries()}
     edited = by_id[records[0]["文章标识符aid"]]
     assert edited.article.content.endswith("补充一段。")
@@ -133,7 +133,7 @@ def test_duplicate_ids_last_wins_with_a_warning(make_site: Callable[..., Site]) 
     code, out, err = poll(site)
     assert (code, out) == (0, "1 new, 0 updated, 0 unchanged, 0 skipped\n")
     assert "'a' appears more than once" in err
-    with Store.open(site.state, site.config.tz) as store:
+    with open_storage(site.state, site.config.tz) as store:
         assert [e.article.title for e in store.entries()] == ["第二版"]
 
 
@@ -173,8 +173,8 @@ def test_articles_that_disappear_stay(site: Site) -> None:
     run_poll(site.config, now=NOW)
     site.write_corpus(seed_records()[:10])
     result = run_poll(site.config, now=NOW)
-    assert (result.new, result.updated, result.kept) == (0, 0, 10)
-    with Store.open(site.state, site.config.tz) as store:
+    assert (result.new, result.updated, result.unchanged) == (0, 0, 10)
+    with open_storage(site.state, site.config.tz) as store:
         assert store.count_articles() == 54
 
 
@@ -189,7 +189,7 @@ def test_a_retuned_taxonomy_reclassifies_stored_articles(site: Site) -> None:
     taxonomy = site.root / "data" / "taxonomy.toml"
     taxonomy.write_text(taxonomy.read_text(encoding="utf-8") + "\n# retuned\n", encoding="utf-8")
     result = run_poll(site.config, now=NOW)
-    assert not result.unchanged
+    assert result.read
     assert result.reclassified == 54
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from feeder.errors import FeederError, OutputError
-from feeder.serve import FeedServer, etag, make_server, not_modified, start_in_thread
+from feeder.web.serve import FeedServer, etag, make_server, not_modified, start_in_thread
 
 SECRET = b"outside the served folder"
 

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from .errors import FeederError, OutputError
+from ..errors import FeederError, OutputError
 
 CONTENT_TYPES = {
     ".atom": "application/atom+xml; charset=utf-8",

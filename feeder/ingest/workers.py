@@ -15,34 +15,23 @@ import signal
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from .corpus import BadRecord, Part, Record, Skipped, Tail, read_records, split, to_article
-from .errors import CorpusError
-from .model import Article
-from .store import Row, Store
+from ..classify import Classifier, load_taxonomy
+from ..errors import CorpusError
+from ..model import Article, ArticleRow, Change, WriteMode
+from ..storage import Storage, article_row
+from .corpus import Part, Record, Skipped, Tail, read_records, split, to_article
+from .normalise import BadRecord
+from .plan import decide, write_mode
 
 # Below this size a file is read in this process: starting workers costs more than it saves.
 PARALLEL_MIN_BYTES = 32 << 20
 WORKERS = 2
 BATCH = 256  # records per message from a worker: few messages, little memory in flight
-
-
-class Outcome(Enum):
-    NEW = "new"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-
-
-def decide(stored_digest: str | None, record_digest: str) -> Outcome:
-    """New id → new; same id with other content → updated; same content → unchanged."""
-    if stored_digest is None:
-        return Outcome.NEW
-    return Outcome.UNCHANGED if stored_digest == record_digest else Outcome.UPDATED
 
 
 @dataclass(frozen=True)
@@ -71,28 +60,28 @@ class Changed(NamedTuple):
     """A record to write: normalised and classified."""
 
     position: int
-    change: str  # an Outcome's value: new, updated (or unchanged, when forced)
-    row: Row
+    change: str  # a Change's value: new, updated (or unchanged, when forced)
+    row: ArticleRow
 
 
 @dataclass
 class IngestResult:
     """What an ingest did, by id, and where a later JSON Lines read may resume."""
 
-    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    outcomes: dict[str, Change] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)  # positions are file-wide
     duplicates: list[str] = field(default_factory=list)  # ids found more than once
     tail: Tail | None = None
 
-    def count(self, outcome: Outcome) -> int:
-        return sum(1 for o in self.outcomes.values() if o is outcome)
+    def count(self, change: Change) -> int:
+        return sum(1 for c in self.outcomes.values() if c is change)
 
 
-Item = Skipped | Seen | Changed
+PartItem = Skipped | Seen | Changed  # what reading a part yields, record by record
 
 
 def ingest(
-    store: Store,
+    store: Storage,
     job: Job,
     now: datetime,
     *,
@@ -147,10 +136,8 @@ class FirstLookups(Mapping[str, str]):
 
 def read_part(
     job: Job, part: Part, progress: Callable[[int], None] | None
-) -> Generator[Item, None, Tail]:
+) -> Generator[PartItem, None, Tail]:
     """Each record of the part as Skipped, Seen or Changed; returns its Tail at the end."""
-    from .classify import Classifier, load_taxonomy
-
     tz = ZoneInfo(job.timezone)
     classifier = Classifier(load_taxonomy(job.taxonomy))
     records = read_records(job.path, part, progress)
@@ -163,7 +150,7 @@ def read_part(
             yield record
             continue
         change = decide(job.known.get(record.id), record.digest)
-        if change is Outcome.UNCHANGED and not job.force:
+        if change is Change.UNCHANGED and not job.force:
             yield Seen(record.position, record.id)
             continue
         try:
@@ -172,7 +159,7 @@ def read_part(
             yield Skipped(record.position, record.id, str(exc))
             continue
         verdict = classifier.classify(article.title, article.content, explain=False)
-        yield Changed(record.position, change.value, Row.of(article, record.digest, verdict))
+        yield Changed(record.position, change.value, article_row(article, record.digest, verdict))
 
 
 def _worker(job: Job, part: Part, conn: Connection) -> None:
@@ -185,7 +172,7 @@ def _worker(job: Job, part: Part, conn: Connection) -> None:
         nonlocal read
         read += n
 
-    batch: list[Item] = []
+    batch: list[PartItem] = []
     items = read_part(job, part, count)
     try:
         while True:
@@ -213,15 +200,15 @@ class _PartFailed(Exception):
 class _Writer:
     """Takes items from the parts, in any order between parts, and writes them."""
 
-    def __init__(self, store: Store, job: Job, now: datetime) -> None:
+    def __init__(self, store: Storage, job: Job, now: datetime) -> None:
         self.store = store
         self.job = job
         self.now = now
         self.result = IngestResult()
         self.last: dict[str, tuple[int, int]] = {}  # id → (part, position) of its last record
         self.duplicates: set[str] = set()
-        self.pending: list[Row] = []
-        self.changes: list[str] = []
+        self.pending: list[ArticleRow] = []
+        self.modes: list[WriteMode] = []
         self.skipped: list[tuple[int, Skipped]] = []
         self.sizes: dict[int, int] = {}  # records (or lines) per finished part
         self.tail: Tail | None = None  # the last part's
@@ -280,7 +267,7 @@ class _Writer:
                 process.join()
         return self.close()
 
-    def take(self, part: int, item: Item) -> None:
+    def take(self, part: int, item: PartItem) -> None:
         if isinstance(item, Skipped):
             self.skipped.append((part, item))
             return
@@ -293,13 +280,13 @@ class _Writer:
                 return  # a later record of this id was taken already: it wins
         self.last[ident] = place
         if isinstance(item, Seen):
-            self.result.outcomes[ident] = Outcome.UNCHANGED
+            self.result.outcomes[ident] = Change.UNCHANGED
             return
-        change = Outcome(item.change)
+        change = Change(item.change)
         self.result.outcomes[ident] = change
         self.pending.append(item.row)
         # A second record of a new id overwrites the first instead of inserting it again.
-        self.changes.append("unchanged" if change is Outcome.NEW and previous else change.value)
+        self.modes.append(write_mode(change, again=previous is not None))
         if len(self.pending) >= BATCH:
             self.flush()
 
@@ -310,8 +297,8 @@ class _Writer:
 
     def flush(self) -> None:
         if self.pending:
-            self.store.put_articles(self.pending, self.now, self.changes)
-            self.pending, self.changes = [], []
+            self.store.put_articles(self.pending, self.now, self.modes)
+            self.pending, self.modes = [], []
 
     def close(self) -> IngestResult:
         self.flush()
@@ -344,17 +331,15 @@ class _Writer:
             if record.id in self.duplicates:
                 with contextlib.suppress(BadRecord):
                     winners[record.id] = (record, to_article(record, tz))
-        from .classify import Classifier, load_taxonomy
-
         classifier = Classifier(load_taxonomy(self.job.taxonomy))
-        rows, changes = [], []
+        rows, modes = [], []
         for ident, (record, article) in winners.items():
             change = decide(self.job.known.get(ident), record.digest)
             self.result.outcomes[ident] = change
-            rows.append(Row.of(article, record.digest, classifier.classify_article(article)))
+            rows.append(article_row(article, record.digest, classifier.classify_article(article)))
             # An overwrite either way: an earlier record of the id may have been stored.
-            changes.append("updated" if change is Outcome.UPDATED else "unchanged")
-        self.store.put_articles(rows, self.now, changes)
+            modes.append(write_mode(change, again=True))
+        self.store.put_articles(rows, self.now, modes)
 
 
 def _records(path: Path) -> Iterator[Record]:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import FeederError
-from .model import Article, Classification
+from ..errors import FeederError
+from ..model import Article, Classification
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,34 +1,24 @@
-"""Reading the corpus: stream a JSON array or JSON Lines file and normalise each record."""
+"""Reading the corpus: stream a JSON array or JSON Lines file, record by record, with the
+position of each and a digest that tells whether it changed; cut a large file into parts."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import html
 import json
 import re
 import zlib
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from .errors import CorpusError
-from .model import Article
+import ijson
 
-# The seed corpus's field names.
-ID, TITLE, URL, TIME, ACCOUNT, CONTENT = (
-    "文章标识符aid",
-    "标题title",
-    "链接url",
-    "时间time",
-    "公众号名称",
-    "finalContent",
-)
+from ..errors import CorpusError
+from ..model import Article, CorpusFormat
+from .normalise import FIELDS, ID, BadRecord, clean_line, kind_of, normalise
 
-FIELDS = (ID, TITLE, URL, TIME, ACCOUNT, CONTENT)
 CHUNK = 1 << 16
 
 
@@ -58,15 +48,8 @@ class Tail:
     incomplete: bool  # the file ended in a partial line that was left for later
 
 
-class BadRecord(ValueError):
-    """A record's field is missing or invalid; the message names the field."""
-
-
-Item = Article | Skipped
-
-
-def detect_format(path: Path) -> str:
-    """'array' or 'jsonl', from the first character that is not white space."""
+def detect_format(path: Path) -> CorpusFormat:
+    """ARRAY or JSONL, from the first character that is not white space."""
     try:
         with path.open("rb") as f:
             while True:
@@ -86,9 +69,9 @@ def detect_format(path: Path) -> str:
         raise CorpusError(f"{path}: cannot read corpus: {exc.strerror}") from None
     first = stripped[:1]
     if first == b"[":
-        return "array"
+        return CorpusFormat.ARRAY
     if first == b"{":
-        return "jsonl"
+        return CorpusFormat.JSONL
     raise CorpusError(
         f"{path}: not a JSON array or JSON Lines of articles "
         f"(starts with {stripped[:20].decode('utf-8', 'replace')!r}) (line 1, column 1)"
@@ -131,7 +114,7 @@ def read_records(
         raise CorpusError(f"{path}: cannot read corpus: {exc.strerror}") from None
     with f:
         f.seek(part.start)
-        if fmt == "array":
+        if fmt is CorpusFormat.ARRAY:
             records = yield from _read_array(path, f, part, progress)
             return Tail(offset=f.tell(), lines=records, incomplete=False)
         return (yield from _read_lines(path, f, part, progress))
@@ -149,7 +132,7 @@ def scan(
     start: int = 0,
     start_line: int = 0,
     progress: Callable[[int], None] | None = None,
-) -> Generator[Item, None, Tail]:
+) -> Generator[Article | Skipped, None, Tail]:
     """Yield each record as an Article or a Skipped, in file order; see read_records()."""
     records = read_records(path, Part(start, first_number=start_line), progress)
     while True:
@@ -193,7 +176,7 @@ def split(path: Path, parts: int) -> list[Part]:
             f.seek(size * k // parts)
             window = f.read(1 << 20)
             base = size * k // parts
-            if fmt == "jsonl":
+            if fmt is CorpusFormat.JSONL:
                 newline = window.find(b"\n")
                 if newline >= 0:
                     cuts.append((base + newline + 1, base + newline + 1))
@@ -205,7 +188,7 @@ def split(path: Path, parts: int) -> list[Part]:
     starts = [0] + [start for _, start in cuts]
     ends: list[int | None] = [end for end, _ in cuts] + [None]
     return [
-        Part(start, end, wrap=fmt == "array" and len(starts) > 1)
+        Part(start, end, wrap=fmt is CorpusFormat.ARRAY and len(starts) > 1)
         for start, end in zip(starts, ends, strict=True)
     ]
 
@@ -283,8 +266,6 @@ class _RangeReader:
 def _read_array(
     path: Path, f: IO[bytes], part: Part, progress: Callable[[int], None] | None
 ) -> Generator[Record | Skipped, None, int]:
-    import ijson  # the C backend costs start-up time an unchanged poll never needs
-
     reader = _RangeReader(f, part, progress)
     position = 0
     try:
@@ -427,7 +408,7 @@ def _reject_whole_document(path: Path) -> None:
 
 def _identify(raw: Any, position: int) -> Record | Skipped:
     if not isinstance(raw, dict):
-        return Skipped(position, None, f"not an object but {_kind(raw)}")
+        return Skipped(position, None, f"not an object but {kind_of(raw)}")
     ident = raw.get(ID)
     if isinstance(ident, int) and not isinstance(ident, bool):
         ident = str(ident)
@@ -435,122 +416,3 @@ def _identify(raw: Any, position: int) -> Record | Skipped:
     if not ident:
         return Skipped(position, None, f"no id ({ID} missing, empty or not a string)")
     return Record(position, ident, digest(raw), raw)
-
-
-def normalise(raw: dict[str, Any], ident: str, tz: ZoneInfo) -> Article:
-    """Build an Article from one record of the seed schema; BadRecord names the bad field."""
-    title = clean_line(_text_field(raw, TITLE, required=True))
-    if not title:
-        raise BadRecord(f"empty title ({TITLE})")
-    content = clean_text(_text_field(raw, CONTENT))
-    credits = find_credits(content)
-    return Article(
-        id=ident,
-        title=title,
-        url=clean_url(_text_field(raw, URL)),
-        published=parse_time(_text_field(raw, TIME, required=True), tz),
-        account=clean_line(_text_field(raw, ACCOUNT)),
-        content=content,
-        source=credits.get("来源"),
-        author=credits.get("作者"),
-        editor=credits.get("编辑"),
-    )
-
-
-def _text_field(raw: dict[str, Any], key: str, required: bool = False) -> str:
-    value = raw.get(key)
-    if value is None:
-        if required:
-            raise BadRecord(f"no {key}")
-        return ""
-    if not isinstance(value, str):
-        raise BadRecord(f"{key} must be a string, not {_kind(value)}")
-    return value
-
-
-def _kind(value: Any) -> str:
-    return {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        type(None): "null",
-    }.get(type(value), "a number")
-
-
-# -- Normalising text -----------------------------------------------------------------
-
-# What XML 1.0 cannot carry, plus DEL and the C1 controls that no article means to contain.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_FOOTER_START = "↓分享"
-_FOOTER_REST = re.compile(r"(?:\s*↓\s*\S{1,4})*\s*")
-_SPACE = re.compile(r"\s")
-_CREDIT = re.compile(r"(来源|作者|编辑)[：:]\s*(.+?)\s*(?=(?:来源|作者|编辑)[：:]|$)")
-_CREDIT_LINES = 12  # credits stand at the end, above the footer
-
-
-def clean_text(text: str) -> str:
-    """Plain text with "\n" line breaks and "\n\n" between paragraphs, safe for XML."""
-    text = html.unescape(text)
-    # One pass: splitlines() takes \r\n, \r and \n (and the rarer Unicode line breaks)
-    # alike, and rstrip() also removes full-width and no-break spaces, so blank lines
-    # become empty.
-    text = "\n".join(line.rstrip() for line in text.splitlines())
-    text = _NOT_XML.sub("", text)
-    footer = text.rfind(_FOOTER_START)
-    if footer >= 0 and _FOOTER_REST.fullmatch(text, footer + len(_FOOTER_START)):
-        text = text[:footer].rstrip()
-    text = text.replace("\xa0", " ")
-    while "\n\n\n" in text:  # str.replace is several times faster than a regex here
-        text = text.replace("\n\n\n", "\n\n")
-    return text.strip("\n")
-
-
-def clean_line(text: str) -> str:
-    """One line of plain text: entities decoded once, white space folded."""
-    return " ".join(_NOT_XML.sub("", html.unescape(text)).split())
-
-
-def clean_url(url: str) -> str | None:
-    """The URL if it is http or https (and has a host), else None."""
-    url = url.strip()
-    if _NOT_XML.search(url) or _SPACE.search(url):
-        return None
-    scheme, _, rest = url.partition("://")
-    if scheme.lower() in ("http", "https") and rest and not rest.startswith("/"):
-        return html.unescape(url)
-    return None
-
-
-def find_credits(content: str) -> dict[str, str]:
-    """来源 (source), 作者 (author), 编辑 (editor) named in the closing lines."""
-    found: dict[str, str] = {}
-    for line in content.rsplit("\n", _CREDIT_LINES)[-_CREDIT_LINES:]:
-        stripped = line.strip()
-        if not stripped.startswith(("来源", "作者", "编辑")):
-            continue
-        for label, value in _CREDIT.findall(stripped):
-            value = value.strip()
-            if value and len(value) <= 80:
-                found[label] = value
-    return found
-
-
-_DATE = re.compile(r"(\d{4})[/\-.](\d{1,2})[/\-.](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
-
-
-@functools.lru_cache(maxsize=4096)  # a corpus has far fewer distinct dates than articles
-def parse_time(text: str, tz: ZoneInfo) -> datetime:
-    """`2026/2/5` is that day at 00:00 in `tz`; ISO 8601 with an offset keeps its instant."""
-    text = text.strip()
-    match = _DATE.fullmatch(text)
-    try:
-        if match:
-            year, month, day, hour, minute, second = (int(p) if p else 0 for p in match.groups())
-            return datetime(year, month, day, hour, minute, second, tzinfo=tz)
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise BadRecord(f"unreadable date {TIME}={text!r} (expected e.g. 2026/2/5)") from None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=tz)
-    return parsed.astimezone(tz)

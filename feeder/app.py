@@ -1,0 +1,415 @@
+"""The facade: `open_feeder(config)` gives a `Feeder`, the one way in for the CLI, the daemon
+and (soon) the web pages. It owns the state, the lock, the clock and the taxonomy; every
+front end parses its input, calls one method, and presents the result.
+
+Every method that writes the state or the output folder holds the state lock for its
+duration, waiting up to LOCK_WAIT seconds for another job (a daemon's poll, say) to finish.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from .classify import Classifier, Taxonomy, load_taxonomy, taxonomy_fingerprint
+from .classify.evaluate import Report, check_labels, evaluate, load_labels
+from .config import Config
+from .errors import CorpusError, StateError
+from .faults import crash_point
+from .files import remove_temp_files
+from .ingest.corpus import detect_format, read_articles
+from .ingest.plan import corpus_unchanged, plan_read
+from .ingest.workers import FirstLookups, Job, ingest
+from .lock import Holder, hold_lock, holder
+from .model import (
+    Article,
+    Change,
+    Classification,
+    CorpusFormat,
+    PollRecord,
+    PollResult,
+    Subscriber,
+    Tag,
+)
+from .newsletter import subscribers as people
+from .newsletter.ledger import SendReport, send_issue
+from .newsletter.preview import latest_week, write_preview
+from .newsletter.smtp import SmtpFactory, check_credentials, smtp_password
+from .publish import publish
+from .schedule import cron_trigger, due_week, last_full_week, next_slot
+from .site import site_files
+from .status import Status
+from .storage import Storage, open_storage
+
+# How long a job waits for another one (a daemon's poll or send) to finish.
+LOCK_WAIT = 30.0
+TAXONOMY_KEY = "taxonomy_fingerprint"  # meta: the taxonomy the stored tags come from
+
+Warn = Callable[[str], None]
+
+
+def _ignore(_message: str) -> None:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Classified:
+    """The verdicts on a corpus file, and the taxonomy that gave them (to explain them)."""
+
+    taxonomy: Taxonomy
+    verdicts: Iterator[tuple[Article, Classification]]  # streamed, in file order
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """What `send_due` found and did."""
+
+    week: str | None  # the week whose issue is due; None if nothing is
+    report: SendReport | None = None  # the send's report; None if nothing was sent
+    nobody: bool = False  # due, but nobody is subscribed yet
+
+
+def open_feeder(
+    config: Config,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    smtp_factory: SmtpFactory | None = None,
+    lock_wait: float = LOCK_WAIT,
+) -> Feeder:
+    """The application over one configuration. Nothing is opened until a method needs it."""
+    return Feeder(config, clock or (lambda: datetime.now(UTC)), smtp_factory, lock_wait)
+
+
+class Feeder:
+    """One feeder installation: its state, lock, clock and taxonomy. Close it when done
+    (or use it as a context manager)."""
+
+    def __init__(
+        self,
+        config: Config,
+        clock: Callable[[], datetime],
+        smtp_factory: SmtpFactory | None,
+        lock_wait: float,
+    ) -> None:
+        self.config = config
+        self._clock = clock
+        self._smtp_factory = smtp_factory
+        self._lock_wait = lock_wait
+        self._storage: Storage | None = None
+        self._taxonomy: Taxonomy | None = None
+
+    def __enter__(self) -> Feeder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._storage is not None:
+            self._storage.close()
+            self._storage = None
+
+    # -- What it owns ------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self._clock().replace(microsecond=0)
+
+    @property
+    def storage(self) -> Storage:
+        """The state, opened (created and upgraded if need be) on first use."""
+        if self._storage is None:
+            self._storage = open_storage(self.config.state.path, self.config.tz)
+        return self._storage
+
+    @property
+    def taxonomy(self) -> Taxonomy:
+        """The configured taxonomy, read and validated on first use."""
+        if self._taxonomy is None:
+            self._taxonomy = load_taxonomy(self.config.taxonomy.path)
+        return self._taxonomy
+
+    @property
+    def tags(self) -> tuple[Tag, ...]:
+        return self.taxonomy.tags
+
+    @contextmanager
+    def locked(self, role: str) -> Iterator[None]:
+        """Hold the state lock for a job that writes the state or the output folder.
+
+        The holder is the only writer, so a temporary file in the output folder can only be
+        what a killed writer left: it is removed at once.
+        """
+        with hold_lock(self.config.lock_path, role, wait=self._lock_wait):
+            remove_temp_files(self.config.output.dir)
+            yield
+
+    # -- Polling and publishing ------------------------------------------------------------
+
+    def poll(
+        self,
+        *,
+        force: bool = False,
+        warn: Warn = _ignore,
+        progress: Callable[[int], None] | None = None,
+    ) -> PollResult:
+        """Bring the state and the outputs up to date with the corpus, in one transaction.
+
+        The outputs are written before the transaction commits: if writing them fails, the
+        state stays where it was and the next poll tries again.
+        """
+        with self.locked("poll"):
+            return self._poll(force, warn, progress)
+
+    def _poll(self, force: bool, warn: Warn, progress: Callable[[int], None] | None) -> PollResult:
+        config, now = self.config, self.now()
+        path = config.corpus.path
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            raise CorpusError(f"{path}: corpus file not found") from None
+        except OSError as exc:
+            raise CorpusError(f"{path}: cannot read corpus: {exc.strerror}") from None
+        fingerprint = taxonomy_fingerprint(config.taxonomy.path)
+        storage = self.storage
+        last = storage.last_poll()
+        retuned = storage.get_meta(TAXONOMY_KEY) != fingerprint
+        fresh = not force and not retuned
+        if fresh and corpus_unchanged(last, path, stat.st_size, stat.st_mtime_ns):
+            if all((config.output.dir / name).exists() for name in site_files(self.tags)):
+                return PollResult(read=False)
+            with storage.transaction():
+                written = publish(storage, self.tags, config)
+            return PollResult(read=False, written=tuple(written))
+
+        fmt = detect_format(path)
+        plan = plan_read(path, fmt, stat.st_size, last, resumable=fresh)
+        if fresh and plan.same_bytes(last, path):
+            # Rewritten with the same bytes (a new mtime, say): nothing to read.
+            with storage.transaction():
+                storage.touch_last_poll(stat.st_mtime_ns)
+            return PollResult(read=False)
+
+        taxonomy = self.taxonomy
+        resume = plan.resume
+        # A resumed read meets a few ids: look them up one by one instead of loading all.
+        known = storage.known_digests() if resume is None else FirstLookups(storage.digest_of)
+        job = Job(path, config.schedule.timezone, config.taxonomy.path, known, force)
+        with storage.transaction():
+            result = ingest(storage, job, now, resume=resume, progress=progress)
+            for skipped in result.skipped:
+                warn(skipped.describe(path))
+            for ident in result.duplicates:
+                warn(f"{path}: id {ident!r} appears more than once; the last record wins")
+            reclassified = 0
+            if retuned and storage.get_meta(TAXONOMY_KEY) is not None:
+                reclassified = self._reclassify(Classifier(taxonomy))
+            storage.set_meta(TAXONOMY_KEY, fingerprint)
+            counts = {change: result.count(change) for change in Change}
+            if resume is not None and last is not None:
+                # What the previous poll read is still there, byte for byte.
+                counts[Change.UNCHANGED] += last.new + last.updated + last.unchanged
+            tail = result.tail if fmt is CorpusFormat.JSONL else None
+            storage.record_poll(
+                PollRecord(
+                    finished_at=now,
+                    corpus_path=str(path),
+                    size=stat.st_size,
+                    mtime_ns=stat.st_mtime_ns,
+                    new=counts[Change.NEW],
+                    updated=counts[Change.UPDATED],
+                    unchanged=counts[Change.UNCHANGED],
+                    skipped=len(result.skipped),
+                    resume_offset=None if tail is None else tail.offset,
+                    resume_lines=None if tail is None else tail.lines,
+                    resume_check=None if tail is None else plan.check_up_to(path, tail.offset),
+                    corpus_check=plan.whole,
+                )
+            )
+            crash_point("poll-ingested")
+            written = publish(storage, taxonomy.tags, config)
+            crash_point("poll-published")
+        crash_point("poll-committed")
+        return PollResult(
+            read=True,
+            new=counts[Change.NEW],
+            updated=counts[Change.UPDATED],
+            unchanged=counts[Change.UNCHANGED],
+            skipped=len(result.skipped),
+            reclassified=reclassified,
+            resumed=resume is not None,
+            written=tuple(written),
+        )
+
+    def _reclassify(self, classifier: Classifier) -> int:
+        count = 0
+        for article in self.storage.articles():  # streamed: writing tags meanwhile is safe
+            verdict = classifier.classify(article.title, article.content, explain=False)
+            self.storage.set_tags(article.id, verdict)
+            count += 1
+        return count
+
+    def build(self) -> list[Path]:
+        """Rebuild the feeds, OPML and index page from the state, without polling."""
+        if not self.config.state.path.exists():
+            raise StateError(f"{self.config.state.path}: no state yet (run `feeder poll` first)")
+        with self.locked("build"), self.storage.transaction():
+            # One transaction: every file is built from the same snapshot of the state.
+            return publish(self.storage, self.tags, self.config)
+
+    # -- The newsletter ----------------------------------------------------------------------
+
+    def preview(self, week: str | None = None, *, latest: bool = False) -> tuple[str, list[Path]]:
+        """Write one issue's HTML, text and .eml for review: (its week, the files rewritten).
+
+        `latest` picks the newest week that has articles, `week` a given one; the default is
+        the last full week. A sent issue is written as it was sent.
+        """
+        with self.locked("newsletter render"):
+            key = (
+                (latest_week(self.storage, self.config.tz) if latest else None)
+                or week
+                or last_full_week(self.now(), self.config.tz)
+            )
+            return key, write_preview(self.storage, self.config, key, self.tags)
+
+    def send(
+        self,
+        week: str | None = None,
+        *,
+        dry_run: bool = False,
+        retry_unknown: bool = False,
+        stop: threading.Event | None = None,
+    ) -> SendReport:
+        """Send one week's issue (default: the last full week) to everyone who lacks it."""
+        now = self.now()
+        key = week or last_full_week(now, self.config.tz)
+        with self.locked("newsletter send"):
+            return send_issue(
+                self.storage,
+                self.config,
+                key,
+                self.tags,
+                now=now,
+                retry_unknown=retry_unknown,
+                dry_run=dry_run,
+                smtp_factory=self._smtp_factory,
+                stop=stop,
+            )
+
+    def check_mail_settings(self) -> None:
+        """MailError if the configured SMTP login can never be made (no password, no TLS)."""
+        if self._smtp_factory is None:
+            check_credentials(self.config.smtp, smtp_password())
+
+    def send_due(self, stop: threading.Event | None = None) -> Due:
+        """Send the latest cron slot's issue if the ledger does not hold it yet.
+
+        Decided from the ledger, never from a scheduler's memory: a run missed while the
+        daemon was down is caught up here, once.
+        """
+        config = self.config
+        trigger = cron_trigger(config.schedule.newsletter_cron, config.tz)
+        with self.locked("newsletter send"):
+            storage = self.storage
+            week = due_week(self.now(), trigger, config.tz, storage.issue_done)
+            if week is None:
+                return Due(None)
+            if not storage.subscribers():
+                return Due(week, nobody=True)
+            report = send_issue(
+                storage,
+                config,
+                week,
+                self.tags,
+                now=self.now(),
+                smtp_factory=self._smtp_factory,
+                stop=stop,
+            )
+        return Due(week, report)
+
+    # -- Subscribers ---------------------------------------------------------------------------
+
+    def subscribe(self, email: str, name: str = "") -> tuple[str, bool]:
+        """Subscribe an address: (the normalised address, False if it was subscribed already)."""
+        with self.locked("subscribers"):
+            return people.add_subscriber(self.storage, email, name, now=self.now())
+
+    def unsubscribe(self, email: str) -> tuple[str, bool]:
+        """Unsubscribe an address: (the normalised address, False if it was not subscribed)."""
+        with self.locked("subscribers"):
+            return people.remove_subscriber(self.storage, email, now=self.now())
+
+    def import_subscribers(self, path: Path) -> people.ImportReport:
+        """Subscribe every address of a file, one a line; bad lines are reported, not fatal."""
+        with self.locked("subscribers"):
+            return people.import_subscribers(self.storage, path, now=self.now())
+
+    def subscribers(self, *, include_removed: bool = False) -> list[Subscriber]:
+        return self.storage.subscribers(include_removed=include_removed)
+
+    # -- Looking -------------------------------------------------------------------------------
+
+    def status(self) -> Status:
+        """The corpus, articles per tag, the last poll, the daemon and the newsletter ledger."""
+        config, now = self.config, self.now()
+        daemon = holder(config.daemon_lock_path)
+        job: Holder | None = holder(config.lock_path)
+        storage = self.storage
+        last = storage.last_poll()
+        issues = storage.recent_issues(limit=1)
+        slot = next_slot(now, cron_trigger(config.schedule.newsletter_cron, config.tz))
+        next_poll = None
+        if daemon is not None and last is not None:
+            next_poll = last.finished_at + timedelta(seconds=config.schedule.poll_seconds)
+            next_poll = max(next_poll, now.astimezone(config.tz))
+        counts = storage.tag_counts()
+        per_tag = {tag.id: counts.pop(tag.id, 0) for tag in self.tags}
+        untagged = counts.pop("", 0)
+        per_tag.update(counts)  # tags the taxonomy no longer has, until the next poll
+        per_tag[""] = untagged
+        return Status(
+            config_file=str(config.file) if config.file else None,
+            corpus=str(config.corpus.path),
+            state=str(config.state.path),
+            articles=storage.count_articles(),
+            per_tag=per_tag,
+            last_poll=last,
+            daemon_pid=None if daemon is None else daemon.pid,
+            lock_holder=None if job is None else job.role,
+            next_poll=next_poll,
+            next_newsletter=slot,
+            last_newsletter=issues[0] if issues else None,
+            subscribers=len(storage.subscribers()),
+            in_doubt=storage.deliveries_in_doubt(),
+        )
+
+    def classify(
+        self, corpus: Path | None = None, taxonomy: Path | None = None, *, warn: Warn = _ignore
+    ) -> Classified:
+        """Tag the articles of a corpus file (default: the configured one); no state is read."""
+        chosen = self.taxonomy if taxonomy is None else load_taxonomy(taxonomy)
+        classifier = Classifier(chosen)
+        articles = read_articles(corpus or self.config.corpus.path, self.config.tz, warn)
+        verdicts = ((article, classifier.classify_article(article)) for article in articles)
+        return Classified(chosen, verdicts)
+
+    def evaluate(
+        self,
+        labels: Path,
+        corpus: Path | None = None,
+        taxonomy: Path | None = None,
+        *,
+        warn: Warn = _ignore,
+    ) -> Report:
+        """Score the categoriser against hand-made labels (see labels/GUIDE.md)."""
+        chosen = self.taxonomy if taxonomy is None else load_taxonomy(taxonomy)
+        tags = [tag.id for tag in chosen.tags]
+        wanted = load_labels(labels)
+        for problem in check_labels(wanted, tags):
+            warn(f"{labels}: {problem}")
+        articles = read_articles(corpus or self.config.corpus.path, self.config.tz, warn)
+        return evaluate(Classifier(chosen).classify_article, articles, wanted, tags)

@@ -1,0 +1,1 @@
+"""Reading the corpus into the state: records, normalising, the poll plan, worker processes."""

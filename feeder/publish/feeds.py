@@ -1,0 +1,157 @@
+"""Atom feeds and the OPML list, built as bytes from entries: pure, no I/O, no clock. The
+only module that imports feedgen.
+
+What readers rely on, and so must never change between runs:
+
+- An entry's id is `tag:feeder,2026:article/<article id, percent-encoded>`: the article id
+  alone, the same in every feed, unaffected by `output.base_url` or the WeChat URL.
+- A feed's id is `tag:<base_url host>,2026:<base_url path>feeds/<name>`.
+- No build time appears anywhere. A feed's `updated` is its newest entry's; an empty
+  feed's is a fixed 2000-01-01T00:00:00Z, so it too is the same on every run (not the
+  Unix epoch: validators call dates before 1990 implausible).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from urllib.parse import quote, urlsplit
+
+from feedgen.feed import FeedGenerator
+
+from .. import __version__
+from ..model import Entry
+from ..site import ALL, feed_path, feed_url, index_url
+from ..text import excerpt, newest_first, one_line, web_url, xml_escape, xml_text
+
+FALLBACK_ACCOUNT = "feeder"
+ATOM_TYPE = "application/atom+xml"
+EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=UTC)
+ENTRY_ID_PREFIX = "tag:feeder,2026:article/"
+NO_TITLE = "（无标题）"
+NO_TEXT = "（无正文）"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedInfo:
+    """One feed's name, words and addresses."""
+
+    name: str  # "all" or a tag id; the file is feeds/<name>.atom
+    label: str  # 全部, or the tag's label
+    title: str  # "<account> · <label>"
+    subtitle: str  # one line saying what the feed holds
+    account: str  # the feed's author
+    path: str  # relative to the output folder
+    url: str  # absolute, under base_url: the rel="self" link
+    html_url: str  # the index page (at the tag's section): the rel="alternate" link
+    id: str  # the feed's tag: URI
+
+
+def feed_info(name: str, label: str, subtitle: str, account: str, base_url: str) -> FeedInfo:
+    path = feed_path(name)
+    parts = urlsplit(base_url)
+    host = re.sub(r"[^a-z0-9.-]", "", (parts.hostname or "").lower()) or FALLBACK_ACCOUNT
+    return FeedInfo(
+        name=name,
+        label=label,
+        title=f"{account} · {label}",
+        subtitle=subtitle,
+        account=account,
+        path=path,
+        url=feed_url(base_url, name),
+        html_url=index_url(base_url, None if name == ALL else name),
+        id=f"tag:{host},2026:{quote(parts.path or '/')}feeds/{name}",
+    )
+
+
+def build_feed(
+    feed: FeedInfo, entries: Iterable[Entry], labels: Mapping[str, str], tz: tzinfo
+) -> bytes:
+    """One Atom 1.0 document: entries newest first, at most as many as given."""
+    ordered = newest_first(entries)
+    fg = FeedGenerator()
+    fg.id(feed.id)
+    fg.title(xml_text(feed.title))
+    fg.subtitle(xml_text(feed.subtitle))
+    fg.language("zh-CN")
+    fg.author({"name": xml_text(feed.account)})
+    fg.link(href=feed.url, rel="self", type=ATOM_TYPE)
+    fg.link(href=feed.html_url, rel="alternate", type="text/html")
+    fg.generator("feeder", version=__version__)
+    newest = max((_updated(e) for e in ordered), default=EMPTY_FEED_UPDATED)
+    fg.updated(newest.astimezone(tz))
+    for entry in ordered:
+        _add_entry(fg, entry, labels, feed.account, tz)
+    return bytes(fg.atom_str(pretty=True))
+
+
+def _add_entry(
+    fg: FeedGenerator, entry: Entry, labels: Mapping[str, str], account: str, tz: tzinfo
+) -> None:
+    article = entry.article
+    fe = fg.add_entry(order="append")  # feedgen prepends by default
+    fe.id(entry_id(article.id))
+    fe.title(one_line(article.title) or NO_TITLE)
+    fe.updated(_updated(entry).astimezone(tz))
+    fe.published(article.published.astimezone(tz))
+    fe.author({"name": one_line(article.author or "") or one_line(article.account) or account})
+    url = web_url(article.url)
+    if url is not None:
+        # feedgen 1.0 drops rel from entry links; a link without rel is "alternate" (RFC 4287).
+        fe.link(href=url, rel="alternate")
+    for tag in entry.tags:
+        if tag in labels:
+            fe.category(term=tag, label=xml_text(labels[tag]))
+        else:
+            fe.category(term=xml_text(tag))
+    body = content_html(article.content)
+    # An article without text (a video, a picture post) still says so: validators and
+    # readers flag an entry with neither summary nor content.
+    fe.summary(excerpt(article.content, title=article.title) if body else NO_TEXT)
+    if body:
+        fe.content(body, type="html")
+    elif url is None:  # Atom wants content where there is no link to the article
+        fe.content(f"<p>{NO_TEXT}</p>", type="html")
+
+
+def entry_id(article_id: str) -> str:
+    """The entry's tag: URI, from the article id alone; every unsafe character percent-encoded."""
+    return ENTRY_ID_PREFIX + quote(article_id, safe="", errors="surrogatepass")
+
+
+def content_html(text: str) -> str:
+    """Paragraphs as <p>, line breaks as <br/>, every character of the text escaped."""
+    paragraphs = (p.strip("\n") for p in re.split(r"\n{2,}", xml_text(text)))
+    return "\n".join(
+        "<p>" + "<br/>".join(html.escape(line) for line in p.split("\n")) + "</p>"
+        for p in paragraphs
+        if p.strip()
+    )
+
+
+def build_opml(feeds: Sequence[FeedInfo], account: str) -> bytes:
+    """OPML 2.0 listing every feed, for importing them all into a reader at once."""
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<opml version="2.0">',
+        "  <head>",
+        f"    <title>{xml_escape(account)} · 订阅源</title>",
+        "  </head>",
+        "  <body>",
+    ]
+    for feed in feeds:
+        title = xml_escape(feed.title)
+        lines.append(
+            f'    <outline type="rss" text="{title}" title="{title}"'
+            f' xmlUrl="{xml_escape(feed.url)}" htmlUrl="{xml_escape(feed.html_url)}"/>'
+        )
+    lines += ["  </body>", "</opml>", ""]
+    return "\n".join(lines).encode("utf-8")
+
+
+def _updated(entry: Entry) -> datetime:
+    # An entry is never updated before it was published (a validator would flag it).
+    return max(entry.updated, entry.article.published)

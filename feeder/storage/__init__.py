@@ -1,0 +1,183 @@
+"""The state: articles, polls, subscribers and the newsletter ledger, behind one interface.
+
+`Storage` is what every layer above this package talks to; `open_storage` picks the backend.
+SQLite (one file, embedded) is the only backend so far; another one implements the same
+Protocol and nothing above this package changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from ..model import (
+    Article,
+    ArticleRow,
+    Classification,
+    Delivery,
+    DeliveryStatus,
+    Entry,
+    IssueRecord,
+    IssueStatus,
+    PollRecord,
+    Subscriber,
+    WriteMode,
+)
+from .articles import article_row
+from .sqlite import SqliteStorage
+
+__all__ = ["Storage", "article_row", "open_storage"]
+
+
+class Storage(Protocol):
+    """One open state. Datetimes go in aware and come out in the display zone."""
+
+    path: Path  # where it lives, for messages
+
+    def close(self) -> None: ...
+    def __enter__(self) -> Storage: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def transaction(self) -> AbstractContextManager[None]:
+        """All or nothing: commit when the block ends, roll back if it raises."""
+        ...
+
+    def savepoint(self, name: str) -> AbstractContextManager[None]:
+        """Inside a transaction: undo just this block's changes if it raises."""
+        ...
+
+    # -- Articles and tags ---------------------------------------------------
+
+    def digest_of(self, article_id: str) -> str | None:
+        """One stored article's record digest, or None if it is not stored."""
+        ...
+
+    def known_digests(self) -> dict[str, str]:
+        """Every stored article's record digest, by id: enough to tell new from edited."""
+        ...
+
+    def set_tags(self, article_id: str, verdict: Classification) -> None: ...
+    def put_articles(
+        self, rows: Sequence[ArticleRow], now: datetime, modes: Sequence[WriteMode]
+    ) -> None:
+        """Store many rows at once, each as its mode says."""
+        ...
+
+    def articles(self) -> Iterator[Article]:
+        """Every stored article, in id order (streamed, not loaded whole)."""
+        ...
+
+    def count_articles(self) -> int: ...
+    def tag_counts(self) -> dict[str, int]:
+        """How many articles carry each tag ("" for untagged)."""
+        ...
+
+    def entries(self, tag: str | None = None, limit: int | None = None) -> list[Entry]:
+        """Published entries, newest first (ties by id, descending), optionally of one tag."""
+        ...
+
+    def entries_published(self, start: datetime, end: datetime) -> list[Entry]:
+        """Entries published in [start, end), newest first."""
+        ...
+
+    # -- Polls and meta ------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def record_poll(self, poll: PollRecord) -> None: ...
+    def touch_last_poll(self, mtime_ns: int) -> None:
+        """The corpus file has a new mtime but the same bytes: remember the new mtime."""
+        ...
+
+    def last_poll(self) -> PollRecord | None: ...
+
+    # -- Subscribers ---------------------------------------------------------
+
+    def add_subscriber(self, email: str, name: str, now: datetime) -> bool:
+        """Subscribe `email` (already normalised); False if it was subscribed already."""
+        ...
+
+    def remove_subscriber(self, email: str, now: datetime) -> bool:
+        """Unsubscribe `email`; False if it was not subscribed. The row stays for the ledger."""
+        ...
+
+    def subscribers(self, include_removed: bool = False) -> list[Subscriber]:
+        """Subscribers by address; the unsubscribed ones too if asked."""
+        ...
+
+    # -- The newsletter ledger -----------------------------------------------
+
+    def issue_status(self, key: str) -> IssueStatus | None:
+        """The issue's status; None if the week's issue was never frozen."""
+        ...
+
+    def issue_done(self, key: str) -> bool:
+        """Sent or skipped, or frozen with no recipient pending: no run has work left."""
+        ...
+
+    def issue_record(self, key: str) -> IssueRecord | None:
+        """One issue with its frozen message and its ledger counts."""
+        ...
+
+    def recent_issues(self, limit: int = 10) -> list[IssueRecord]:
+        """The newest issues first (by week)."""
+        ...
+
+    def frozen_weeks(self) -> set[str]:
+        """Every week whose issue content is fixed: sent, being sent, partial or skipped."""
+        ...
+
+    def issued_article_ids(self) -> set[str]:
+        """Every article that some issue already carries."""
+        ...
+
+    def skip_issue(self, key: str, now: datetime) -> None:
+        """Record that week `key` had nothing to send."""
+        ...
+
+    def freeze_issue(
+        self,
+        key: str,
+        now: datetime,
+        message: tuple[str, str, str],
+        week_ids: Sequence[str],
+        late_ids: Sequence[str],
+        recipients: Sequence[str],
+    ) -> None:
+        """Fix an issue's message (subject, html, text), articles and recipients, all pending."""
+        ...
+
+    def issue_article_ids(self, key: str) -> list[str]:
+        """The articles an issue carries, in the order it shows them."""
+        ...
+
+    def set_issue_status(self, key: str, status: IssueStatus, now: datetime) -> None: ...
+    def deliveries(self, key: str, status: DeliveryStatus | None = None) -> list[Delivery]:
+        """An issue's ledger rows in the order they were created, optionally of one status."""
+        ...
+
+    def deliveries_in_doubt(self) -> list[Delivery]:
+        """Rows a run left in SENDING: whether the server took the message is unknown."""
+        ...
+
+    def claim_delivery(self, key: str, email: str, now: datetime) -> bool:
+        """pending → sending; False if the row was not pending (another run took it)."""
+        ...
+
+    def settle_delivery(
+        self, key: str, email: str, status: DeliveryStatus, detail: str | None, now: datetime
+    ) -> None:
+        """Move a row out of 'sending' (or a pending one to 'cancelled')."""
+        ...
+
+    def retry_in_doubt(self, key: str, now: datetime) -> int:
+        """Put an issue's in-doubt rows back to pending, on the operator's word."""
+        ...
+
+
+def open_storage(path: Path, tz: ZoneInfo) -> Storage:
+    """Open the state at `path`, creating and upgrading it as needed."""
+    return SqliteStorage.open(path, tz)

@@ -1,0 +1,236 @@
+"""The newsletter ledger: each week's frozen issue, the articles it carries, and one delivery
+row per recipient that moves pending → sending → sent or failed.
+
+Callers hold the transaction; each delivery transition is meant to be committed on its
+own, so a crash leaves every row in the state it really reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from ..model import Delivery, DeliveryStatus, IssueRecord, IssueStatus
+from .base import Database, from_db_time, to_db_time
+
+
+class Ledger(Database):
+    """The issues, issue_articles and deliveries tables."""
+
+    def issue_status(self, key: str) -> IssueStatus | None:
+        """'sending', 'partial', 'sent' or 'skipped'; None if the week's issue was never frozen.
+
+        'sent' and 'skipped' are done; 'sending' (a run in progress, or one that crashed)
+        and 'partial' (some recipients failed, deferred or in doubt) are not.
+        """
+        row = self.db.execute("SELECT status FROM issues WHERE key = :key", {"key": key}).fetchone()
+        return None if row is None else IssueStatus(row[0])
+
+    def issue_done(self, key: str) -> bool:
+        """Nothing is left that a send run would do on its own: the issue was sent or skipped,
+        or it is frozen and no recipient is pending (those left failed for good or in doubt
+        wait for the operator: `feeder status`, `newsletter send --retry-unknown`).
+        """
+        row = self.db.execute(
+            """
+            SELECT status IN ('sent', 'skipped') OR NOT EXISTS (
+                SELECT 1 FROM deliveries d WHERE d.issue = i.key AND d.status = 'pending')
+            FROM issues i WHERE key = :key
+            """,
+            {"key": key},
+        ).fetchone()
+        return row is not None and bool(row[0])
+
+    def issue_record(self, key: str) -> IssueRecord | None:
+        """One issue with its frozen message and its ledger counts."""
+        records = self._issue_records("WHERE key = :key", {"key": key, "limit": 1})
+        return records[0] if records else None
+
+    def recent_issues(self, limit: int = 10) -> list[IssueRecord]:
+        """The newest issues first (by week)."""
+        return self._issue_records("", {"limit": limit})
+
+    def _issue_records(self, where: str, params: dict[str, object]) -> list[IssueRecord]:
+        sql = f"""
+            SELECT key, status, frozen_at, finished_at, articles, late, subject, html, text,
+                   (SELECT count(*) FROM deliveries d WHERE d.issue = i.key),
+                   (SELECT count(*) FROM deliveries d WHERE d.issue = i.key
+                    AND d.status = 'sent'),
+                   (SELECT count(*) FROM deliveries d WHERE d.issue = i.key
+                    AND d.status = 'failed'),
+                   (SELECT count(*) FROM deliveries d WHERE d.issue = i.key
+                    AND d.status = 'sending')
+            FROM issues i {where} ORDER BY key DESC LIMIT :limit
+        """
+        return [
+            IssueRecord(
+                key=row[0],
+                status=IssueStatus(row[1]),
+                frozen_at=from_db_time(row[2], self.tz),
+                finished_at=None if row[3] is None else from_db_time(row[3], self.tz),
+                articles=row[4],
+                late=row[5],
+                subject=row[6] or "",
+                html=row[7] or "",
+                text=row[8] or "",
+                recipients=row[9],
+                sent=row[10],
+                failed=row[11],
+                in_doubt=row[12],
+            )
+            for row in self.db.execute(sql, params)
+        ]
+
+    def frozen_weeks(self) -> set[str]:
+        """Every week whose issue content is fixed: sent, being sent, partial or skipped."""
+        return {row[0] for row in self.db.execute("SELECT key FROM issues")}
+
+    def issued_article_ids(self) -> set[str]:
+        """Every article that some issue already carries."""
+        return {row[0] for row in self.db.execute("SELECT article_id FROM issue_articles")}
+
+    def skip_issue(self, key: str, now: datetime) -> None:
+        """Record that week `key` had nothing to send."""
+        self.db.execute(
+            """
+            INSERT INTO issues (key, status, frozen_at, finished_at, articles, late)
+            VALUES (:key, 'skipped', :now, :now, 0, 0)
+            """,
+            {"key": key, "now": to_db_time(now)},
+        )
+
+    def freeze_issue(
+        self,
+        key: str,
+        now: datetime,
+        message: tuple[str, str, str],
+        week_ids: Sequence[str],
+        late_ids: Sequence[str],
+        recipients: Sequence[str],
+    ) -> None:
+        """Fix an issue's message (subject, html, text), articles and recipients, all pending."""
+        subject, html, text = message
+        stamp = to_db_time(now)
+        self.db.execute(
+            """
+            INSERT INTO issues (key, status, frozen_at, finished_at, articles, late,
+                                subject, html, text)
+            VALUES (:key, 'sending', :now, NULL, :articles, :late, :subject, :html, :text)
+            """,
+            {
+                "key": key,
+                "now": stamp,
+                "articles": len(week_ids),
+                "late": len(late_ids),
+                "subject": subject,
+                "html": html,
+                "text": text,
+            },
+        )
+        self.db.executemany(
+            """
+            INSERT INTO issue_articles (issue, article_id, late, position)
+            VALUES (:key, :id, :late, :position)
+            """,
+            [
+                {"key": key, "id": ident, "late": late, "position": position}
+                for position, (ident, late) in enumerate(
+                    [(i, False) for i in week_ids] + [(i, True) for i in late_ids]
+                )
+            ],
+        )
+        self.db.executemany(
+            """
+            INSERT INTO deliveries (issue, email, status, attempts, updated_at)
+            VALUES (:key, :email, 'pending', 0, :now)
+            """,
+            [{"key": key, "email": email, "now": stamp} for email in recipients],
+        )
+
+    def issue_article_ids(self, key: str) -> list[str]:
+        """The articles an issue carries, in the order it shows them."""
+        rows = self.db.execute(
+            "SELECT article_id FROM issue_articles WHERE issue = :key ORDER BY position",
+            {"key": key},
+        )
+        return [row[0] for row in rows]
+
+    def set_issue_status(self, key: str, status: IssueStatus, now: datetime) -> None:
+        self.db.execute(
+            "UPDATE issues SET status = :status, finished_at = :now WHERE key = :key",
+            {"key": key, "status": status, "now": to_db_time(now)},
+        )
+
+    def deliveries(self, key: str, status: DeliveryStatus | None = None) -> list[Delivery]:
+        """An issue's ledger rows in the order they were created, optionally of one status."""
+        return self._deliveries(
+            "d.issue = :key AND (:status IS NULL OR d.status = :status)",
+            {"key": key, "status": status},
+        )
+
+    def deliveries_in_doubt(self) -> list[Delivery]:
+        """Rows left in 'sending': a run ended during their SMTP transaction, so whether the
+        server took the message is unknown. Only `newsletter send --retry-unknown` resends them.
+        """
+        return self._deliveries("d.status = 'sending'", {})
+
+    def _deliveries(self, condition: str, params: dict[str, object]) -> list[Delivery]:
+        sql = f"""
+            SELECT d.issue, d.email, coalesce(s.name, ''), s.email IS NOT NULL
+                   AND s.removed_at IS NULL, d.status, d.attempts, d.updated_at, d.detail
+            FROM deliveries d LEFT JOIN subscribers s ON s.email = d.email
+            WHERE {condition} ORDER BY d.issue, d.rowid
+        """
+        return [
+            Delivery(
+                issue=row[0],
+                email=row[1],
+                name=row[2],
+                subscribed=bool(row[3]),
+                status=DeliveryStatus(row[4]),
+                attempts=row[5],
+                updated_at=from_db_time(row[6], self.tz),
+                detail=row[7],
+            )
+            for row in self.db.execute(sql, params)
+        ]
+
+    def claim_delivery(self, key: str, email: str, now: datetime) -> bool:
+        """pending → sending; False if the row was not pending (another run took it)."""
+        cursor = self.db.execute(
+            """
+            UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = :now
+            WHERE issue = :key AND email = :email AND status = 'pending'
+            """,
+            {"key": key, "email": email, "now": to_db_time(now)},
+        )
+        return cursor.rowcount == 1
+
+    def settle_delivery(
+        self, key: str, email: str, status: DeliveryStatus, detail: str | None, now: datetime
+    ) -> None:
+        """Move a row out of 'sending' (or a pending one to 'cancelled')."""
+        self.db.execute(
+            """
+            UPDATE deliveries SET status = :status, detail = :detail, updated_at = :now
+            WHERE issue = :key AND email = :email
+            """,
+            {
+                "key": key,
+                "email": email,
+                "status": status,
+                "detail": detail,
+                "now": to_db_time(now),
+            },
+        )
+
+    def retry_in_doubt(self, key: str, now: datetime) -> int:
+        """Put an issue's in-doubt rows back to pending, on the operator's word."""
+        cursor = self.db.execute(
+            """
+            UPDATE deliveries SET status = 'pending', updated_at = :now
+            WHERE issue = :key AND status = 'sending'
+            """,
+            {"key": key, "now": to_db_time(now)},
+        )
+        return cursor.rowcount

@@ -1,0 +1,136 @@
+"""The state's schema: one migration step per version, recorded in PRAGMA user_version.
+
+Each step upgrades the schema by one version, inside the caller's transaction. Never edit
+a step once released: add one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+
+def _script(db: sqlite3.Connection, sql: str) -> None:
+    """Run several statements inside the open transaction (executescript would commit it)."""
+    statement = ""
+    for line in sql.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE articles (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            url TEXT,
+            published TEXT NOT NULL,      -- UTC, "YYYY-MM-DDTHH:MM:SSZ"
+            account TEXT NOT NULL,
+            content TEXT NOT NULL,
+            source TEXT,
+            author TEXT,
+            editor TEXT,
+            content_hash TEXT NOT NULL,
+            first_seen TEXT NOT NULL,     -- UTC: the poll that first stored it
+            changed_at TEXT               -- UTC: the poll that last saw an edit; NULL if never
+        );
+        CREATE INDEX articles_newest ON articles (published DESC, id DESC);
+
+        CREATE TABLE tags (
+            article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            rank INTEGER NOT NULL,        -- 0 for the primary tag
+            score REAL NOT NULL,
+            PRIMARY KEY (article_id, tag)
+        );
+        CREATE INDEX tags_by_tag ON tags (tag, article_id);
+
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+
+        CREATE TABLE polls (
+            id INTEGER PRIMARY KEY,
+            finished_at TEXT NOT NULL,    -- UTC
+            corpus_path TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            new INTEGER NOT NULL,
+            updated INTEGER NOT NULL,
+            unchanged INTEGER NOT NULL,
+            skipped INTEGER NOT NULL,
+            resume_offset INTEGER,        -- JSON Lines: bytes read completely
+            resume_lines INTEGER,         -- JSON Lines: lines before resume_offset
+            resume_check TEXT             -- JSON Lines: digest of the bytes before resume_offset
+        );
+        """,
+    )
+
+
+def _v2(db: sqlite3.Connection) -> None:
+    # The newsletter: who receives it, what each weekly issue holds, and one ledger row per
+    # (issue, recipient) so that a resumed or repeated send never mails anyone twice.
+    _script(
+        db,
+        """
+        CREATE TABLE subscribers (
+            email TEXT PRIMARY KEY COLLATE NOCASE,  -- normalised; one row per mailbox
+            name TEXT NOT NULL,           -- display name for the To header, may be empty
+            added_at TEXT NOT NULL,       -- UTC: when last (re)subscribed
+            removed_at TEXT               -- UTC: when unsubscribed; NULL while subscribed
+        );
+
+        CREATE TABLE issues (
+            key TEXT PRIMARY KEY,         -- ISO week, "2026-W05"
+            status TEXT NOT NULL CHECK (status IN ('sending', 'partial', 'sent', 'skipped')),
+            frozen_at TEXT NOT NULL,      -- UTC: when its content was fixed (or it was skipped)
+            finished_at TEXT,             -- UTC: when the last send run over it ended
+            articles INTEGER NOT NULL,    -- articles of its own week
+            late INTEGER NOT NULL,        -- earlier weeks' articles that came too late for them
+            subject TEXT,                 -- the frozen message; NULL for a skipped week
+            html TEXT,
+            text TEXT
+        );
+
+        -- Which issue carried each article: UNIQUE, so no article is in two issues.
+        CREATE TABLE issue_articles (
+            issue TEXT NOT NULL REFERENCES issues (key),
+            article_id TEXT NOT NULL UNIQUE,
+            late INTEGER NOT NULL,        -- 1 if it came in the section for earlier weeks
+            position INTEGER NOT NULL,    -- order in the issue
+            PRIMARY KEY (issue, article_id)
+        );
+
+        CREATE TABLE deliveries (
+            issue TEXT NOT NULL REFERENCES issues (key),
+            email TEXT NOT NULL COLLATE NOCASE,
+            status TEXT NOT NULL
+                CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'cancelled')),
+            attempts INTEGER NOT NULL,    -- send runs that claimed it
+            updated_at TEXT NOT NULL,     -- UTC: the last transition
+            detail TEXT,                  -- the last error or refusal, for the operator
+            UNIQUE (issue, email)
+        );
+        CREATE INDEX deliveries_by_status ON deliveries (status, issue);
+        """,
+    )
+
+
+def _v3(db: sqlite3.Connection) -> None:
+    # A checksum of the whole corpus file: a file rewritten with the same bytes (a new
+    # mtime, say) is then known unchanged without parsing it.
+    db.execute("ALTER TABLE polls ADD COLUMN corpus_check TEXT")
+
+
+def _v4(db: sqlite3.Connection) -> None:
+    # The column holds the digest of the corpus record as read, not a hash of the content.
+    db.execute("ALTER TABLE articles RENAME COLUMN content_hash TO digest")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
+SCHEMA_VERSION = len(MIGRATIONS)
