@@ -40,6 +40,7 @@ from .newsletter.ledger import SendReport, send_issue
 from .newsletter.preview import latest_week, write_preview
 from .newsletter.smtp import SmtpFactory, check_credentials, smtp_password
 from .publish import publish
+from .scaffold import scaffold
 from .schedule import cron_trigger, due_week, last_full_week, next_slot
 from .site import site_files
 from .status import Status
@@ -82,6 +83,15 @@ def open_feeder(
 ) -> Feeder:
     """The application over one configuration. Nothing is opened until a method needs it."""
     return Feeder(config, clock or (lambda: datetime.now(UTC)), smtp_factory, lock_wait)
+
+
+def init_folder(folder: Path) -> list[Path]:
+    """Start a new installation in `folder`: a commented feeder.toml and copies of the
+    packaged taxonomy and templates, never overwriting a file. Returns the files written.
+
+    A function, not a Feeder method: there is no config to open a Feeder over yet.
+    """
+    return scaffold(folder)
 
 
 class Feeder:

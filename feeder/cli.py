@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
-from .app import Feeder, open_feeder
+from .app import Feeder, init_folder, open_feeder
 from .classify import as_record
 from .classify import explain as explain_verdict
 from .classify.evaluate import format_report
-from .config import Config, find_config, load_config
+from .config import Config, CorpusSection, find_config, load_config
 from .daemon import run_daemon
 from .errors import FeederError, MailError
 from .schedule import parse_week_key
@@ -90,6 +90,36 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 
 def warn(message: str) -> None:
     click.echo(f"Warning: {message}", err=True)
+
+
+@main.command()
+@click.argument(
+    "folder", metavar="[DIR]", default=".", type=click.Path(file_okay=False, path_type=Path)
+)
+@reports_errors
+def init(folder: Path) -> None:
+    """Write a starter feeder.toml, taxonomy and templates to edit.
+
+    Writes into DIR (default: the current folder; made if missing) a feeder.toml with
+    every key and its default, and copies of the built-in taxonomy.toml and templates/
+    for you to edit. Never overwrites: if any of these files exists, writes nothing.
+    Needs no config file; --config is ignored.
+
+    \b
+    Example:
+      feeder init mysite
+      cd mysite && mkdir data && cp ~/articles.json data/corpus.json
+      feeder poll
+    """
+    # No ctx.config here: there is no config yet, and a broken one in the current folder
+    # must not stop the command that writes a fresh one.
+    for path in init_folder(folder):
+        click.echo(f"wrote {path}")
+    where = "" if folder == Path() else f" in {folder}"
+    click.echo(
+        f"next: put your corpus at {folder / CorpusSection().path} (the default corpus.path;"
+        f" set it in feeder.toml to read one elsewhere), then run `feeder poll`{where}"
+    )
 
 
 @main.command()
