@@ -3,8 +3,10 @@ and a corpus rewritten while polls read it is never half-ingested.
 
 The kill tests run the real `feeder poll` in a child process and kill it at random moments
 and at the named steps of feeder/faults.py. After each kill every output file is byte for
-byte its old or its new version, the SQLite file passes `PRAGMA integrity_check` and holds
-the old or the new state, and the next poll ends exactly where an uninterrupted run ends.
+byte its old or its new version (besides at most the hidden temporary file of the write it
+was killed in), the SQLite file passes `PRAGMA integrity_check` and holds the old or the new
+state, and the next poll ends exactly where an uninterrupted run ends: the same rows, and an
+out/ tree with the same files and folders and the same bytes, temporary files gone.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -38,7 +40,7 @@ from feeder.config import load_config
 from feeder.faults import CRASH_ENV
 from feeder.lock import holder
 
-from .conftest import OUTPUT_FILES, ROOT, TAXONOMY, run_poll
+from .conftest import OUTPUT_FILES, ROOT, SEED_CORPUS, TAXONOMY, run_poll, seed_records
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and flock")
 
@@ -46,7 +48,9 @@ BASE = 2000  # articles already published before the poll that gets killed
 TOTAL = 3000  # articles in the corpus that poll reads
 EDITED = 20  # of the BASE articles, the oldest ones get new text (so they are "updated")
 RANDOM_KILLS = 20  # plus one at each named step: 9 from BASE, 4 from nothing
-TEMP_FILE = re.compile(r"\.(?P<name>[^/]+)\.[0-9a-f]{8}\.tmp")
+TEMP_FILE = re.compile(r"\.(?P<name>[^/]+)\.[0-9a-f]{8}\.tmp")  # write_if_changed's
+# How old a temporary file had to be before the fix for issue 11 let the next job remove it.
+OLD_TEMP_AGE = 600.0
 
 
 def synthetic(n: int) -> list[dict[str, str]]:
@@ -87,8 +91,30 @@ def write_config(root: Path, corpus: Path) -> Path:
     return path
 
 
-def outputs(out: Path) -> dict[str, bytes]:
-    return {name: (out / name).read_bytes() for name in OUTPUT_FILES if (out / name).exists()}
+Tree = dict[str, bytes | None]
+
+
+def tree(out: Path) -> Tree:
+    """Everything below `out`, hidden entries included: each file's bytes and each folder
+    (None), by path relative to `out`. Empty if `out` does not exist."""
+    found: Tree = {}
+    for folder, dirs, files in os.walk(out):
+        here = Path(folder)
+        for name in dirs:
+            found[(here / name).relative_to(out).as_posix()] = None
+        for name in files:
+            found[(here / name).relative_to(out).as_posix()] = (here / name).read_bytes()
+    return found
+
+
+def assert_same_tree(actual: Tree, expected: Tree) -> None:
+    assert sorted(actual) == sorted(expected)  # the same files and folders, nothing more
+    for path, data in expected.items():
+        assert actual[path] == data, f"{path} differs"
+
+
+def temp_files(found: Tree) -> list[str]:
+    return sorted(path for path in found if TEMP_FILE.fullmatch(path.rsplit("/", 1)[-1]))
 
 
 def state_digest(db_path: Path) -> str:
@@ -161,9 +187,9 @@ class Scenario:
 
     name: str
     template: Path | None  # the state folder to start from; None: from nothing
-    old_outputs: dict[str, bytes]
+    old_tree: Tree  # its out/
     old_state: str
-    new_outputs: dict[str, bytes] = field(default_factory=dict)
+    new_tree: Tree = field(default_factory=dict)  # out/ after an uninterrupted poll
     new_state: str = ""
     summary: str = ""  # what the uninterrupted poll prints
     seconds: float = 0.0  # how long it took, start-up included
@@ -175,8 +201,6 @@ class Lab:
     root: Path
     corpus: Path  # TOTAL articles, EDITED of them changed since the base poll
     scenarios: dict[str, Scenario]
-    temp_files: list[str] = field(default_factory=list)  # seen after kills, for the report
-    kills: int = 0
 
     def site(self, scenario: Scenario, name: str) -> Path:
         """A fresh copy of the scenario's starting point; returns its config file."""
@@ -197,12 +221,13 @@ def _reference(lab_root: Path, corpus: Path, scenario: Scenario) -> None:
     scenario.seconds = time.monotonic() - started
     assert proc.returncode == 0, err.decode()
     scenario.summary = out.decode()
-    scenario.new_outputs = outputs(root / "out")
+    scenario.new_tree = tree(root / "out")
     scenario.new_state = state_digest(root / "data" / "state.db")
-    scenario.rewritten = sum(
-        scenario.old_outputs.get(name) != data for name, data in scenario.new_outputs.items()
-    )
-    assert sorted(scenario.new_outputs) == sorted(OUTPUT_FILES)
+    files = {path: data for path, data in scenario.new_tree.items() if data is not None}
+    scenario.rewritten = sum(scenario.old_tree.get(path) != data for path, data in files.items())
+    assert sorted(files) == sorted(OUTPUT_FILES)
+    folders = {str(PurePosixPath(path).parent) for path in OUTPUT_FILES} - {"."}
+    assert set(scenario.new_tree) - set(files) == folders
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +255,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     base = Scenario(
         "base",
         template,
-        outputs(template / "out"),
+        tree(template / "out"),
         state_digest(template / "data" / "state.db"),
     )
     for scenario in (empty, base):
@@ -239,19 +264,24 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
         base.summary
         == f"{TOTAL - BASE} new, {EDITED} updated, {BASE - EDITED} unchanged, 0 skipped\n"
     )
-    assert empty.new_outputs == base.new_outputs  # the edits are too old to show in a feed
+    assert empty.new_tree == base.new_tree  # the edits are too old to show in a feed
     return Lab(root, corpus, {"empty": empty, "base": base})
 
 
 # -- One trial --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Trial:
+    status: int  # the first poll's exit status: -9 if it was killed, 0 if it finished first
+    temp_files: list[str]  # the temporary files it left in out/ (the recovery removes them)
+
+
 def kill_and_recover(
     lab: Lab, scenario: Scenario, name: str, *, delay: float | None = None, crash_at: str = ""
-) -> int:
+) -> Trial:
     """Run `feeder poll`, kill it (after `delay` s, or at step `crash_at`), check what it
-    left, poll again and check that it ends where the reference did. Returns the child's
-    exit status (-9 if it was killed, 0 if it finished first)."""
+    left, poll again and check that it ends where the reference did."""
     config = lab.site(scenario, name)
     root = config.parent
     out, db = root / "out", root / "data" / "state.db"
@@ -263,45 +293,52 @@ def kill_and_recover(
         proc.kill()  # SIGKILL
     _, err = proc.communicate(timeout=120)
     assert proc.returncode in (0, -9), err.decode()
-    if proc.returncode == -9:
-        lab.kills += 1
 
-    # What the killed poll left behind.
-    left = outputs(out)
-    for file, data in left.items():
-        assert data in (scenario.old_outputs.get(file), scenario.new_outputs[file]), file
-    assert set(scenario.old_outputs) <= set(left)  # nothing published was taken back
+    # What the killed poll left behind: every file its old or its new version, and at most
+    # the temporary copy of the one file it was writing, hidden from readers and `feeder
+    # serve`, holding a prefix of that file's new version.
+    left = tree(out)
+    temps = temp_files(left)
+    assert len(temps) <= 1, temps
+    for path in temps:
+        match = TEMP_FILE.fullmatch(PurePosixPath(path).name)
+        assert match is not None
+        target = str(PurePosixPath(path).with_name(match["name"]))
+        assert target in OUTPUT_FILES, path
+        data, new = left[path], scenario.new_tree[target]
+        assert data is not None and new is not None and new.startswith(data), path
+    published = {path: data for path, data in left.items() if path not in temps}
+    for path, data in published.items():
+        assert path in scenario.new_tree, f"{path} is visible to readers"
+        assert data == scenario.new_tree[path] or (
+            path in scenario.old_tree and data == scenario.old_tree[path]
+        ), f"{path} is neither its old nor its new version"
+    assert set(scenario.old_tree) <= set(published)  # nothing published was taken back
     assert_well_formed(out)
-    if out.exists():
-        for path in out.rglob("*"):
-            relative = str(path.relative_to(out))
-            if path.is_file() and relative not in OUTPUT_FILES:
-                match = TEMP_FILE.fullmatch(path.name)  # hidden from readers and `feeder serve`
-                assert match, f"{relative} is visible to readers"
-                assert str(path.parent.relative_to(out) / match["name"]) in OUTPUT_FILES
-                lab.temp_files.append(f"{name}: {relative}")
     if db.exists():
         assert integrity(db) == "ok"
     state = state_digest(db)
     assert state in (scenario.old_state, scenario.new_state), "a half-committed state"
     if state == scenario.new_state:
-        assert left == scenario.new_outputs  # committed only after the outputs were written
+        # Committed only after every output was written and renamed.
+        assert_same_tree(left, scenario.new_tree)
     assert holder(root / "data" / "state.db.job.lock") is None  # the kernel dropped the lock
 
-    # The next poll finishes the job: the same bytes and rows as an uninterrupted run.
+    # The next poll finishes the job: the same rows as an uninterrupted run, and the same
+    # out/ tree, file for file and byte for byte, with no temporary file left over.
     recovery = feeder(config, "poll", env=child_env())
     stdout, err = recovery.communicate(timeout=120)
     assert recovery.returncode == 0, err.decode()
     expected = "unchanged\n" if state == scenario.new_state else scenario.summary
     assert stdout.decode() == expected
-    assert outputs(out) == scenario.new_outputs
+    assert_same_tree(tree(out), scenario.new_tree)
     assert state_digest(db) == scenario.new_state
     assert not run_poll(load_config(config)).read  # and it knows it is done
     shutil.rmtree(root)
-    return proc.returncode
+    return Trial(proc.returncode, temps)
 
 
-def run_trials(lab: Lab, trials: list[tuple[Scenario, str, dict[str, Any]]]) -> list[int]:
+def run_trials(lab: Lab, trials: list[tuple[Scenario, str, dict[str, Any]]]) -> list[Trial]:
     """Two trials at a time: one child polls while the other trial is being checked."""
     with ThreadPoolExecutor(max_workers=2) as pool:
         runs = [pool.submit(kill_and_recover, lab, s, name, **kw) for s, name, kw in trials]
@@ -318,8 +355,11 @@ def test_kill_at_every_named_step_loses_nothing(lab: Lab, scenario: str) -> None
     last = chosen.rewritten if scenario == "base" else 1
     steps += [f"output-renaming:{n}" for n in range(1, last + 1)]
     trials = [(chosen, f"{scenario}-{step}", {"crash_at": step}) for step in steps]
-    for step, status in zip(steps, run_trials(lab, trials), strict=True):
-        assert status == -9, f"the poll never reached {step}"
+    for step, trial in zip(steps, run_trials(lab, trials), strict=True):
+        assert trial.status == -9, f"the poll never reached {step}"
+        # Killed before a rename, the poll leaves that file's temporary copy for the
+        # recovery poll to remove; killed anywhere else, none.
+        assert len(trial.temp_files) == (1 if step.startswith("output-renaming") else 0), step
 
 
 @pytest.mark.slow
@@ -330,8 +370,46 @@ def test_kill_at_random_moments_loses_nothing(lab: Lab) -> None:
         scenario = lab.scenarios["base" if trial % 4 else "empty"]
         delay = rng.uniform(0.0, scenario.seconds)
         trials.append((scenario, f"random-{trial}", {"delay": delay}))
-    killed = run_trials(lab, trials).count(-9)
-    print(f"{killed} of {RANDOM_KILLS} polls killed; temporary files left: {lab.temp_files}")
+    results = run_trials(lab, trials)
+    killed = sum(result.status == -9 for result in results)
+    left = [path for result in results for path in result.temp_files]
+    print(f"{killed} of {RANDOM_KILLS} polls killed; temporary files left: {left}")
+    assert killed > 0, "every poll finished before its kill: the trials proved nothing"
+
+
+def test_a_killed_writers_temporary_file_goes_with_the_next_job_that_takes_the_lock(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, SEED_CORPUS)
+    out = tmp_path / "out"
+    crashed = feeder(config, "poll", env=child_env(**{CRASH_ENV: "output-renaming"}))
+    _, err = crashed.communicate(timeout=60)
+    assert crashed.returncode == -9, err.decode()
+    left = temp_files(tree(out))
+    assert len(left) == 1 and left[0].startswith("feeds/"), left
+    # Seconds old: the rule before issue 11 would have kept it for ten minutes.
+    assert time.time() - (out / left[0]).stat().st_mtime < OLD_TEMP_AGE
+
+    cli = CliRunner()
+    result = cli.invoke(main, ["--config", str(config), "poll"])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"{len(seed_records())} new, 0 updated, 0 unchanged, 0 skipped\n"
+    assert sorted(tree(out)) == sorted([*OUTPUT_FILES, "feeds"])  # the copy is gone
+
+    # Every other job that takes the lock clears such files too, and only those: an
+    # operator's own hidden file stays. The poll finds nothing to read and returns early.
+    (out / ".htaccess").write_text("Options -Indexes\n", encoding="utf-8")
+    for command in (["build"], ["newsletter", "render", "--latest"], ["poll"]):
+        planted = {".index.html.0123abcd.tmp", "feeds/.all.atom.89abcdef.tmp"}
+        for path in planted:
+            (out / path).write_bytes(b"<?xml version")
+        before = tree(out)
+        result = cli.invoke(main, ["--config", str(config), *command])
+        assert result.exit_code == 0, result.output
+        after = tree(out)
+        assert set(before) - set(after) == planted, command
+        assert temp_files(after) == [], command
+    assert result.output == "unchanged\n"
 
 
 # -- A corpus rewritten while polls read it ------------------------------------------------
@@ -533,13 +611,17 @@ def test_a_poll_killed_during_its_parallel_ingest_leaves_no_worker_and_loses_not
     stdout, err = again.communicate(timeout=120)
     assert again.returncode == 0, err.decode()
     assert stdout == out
-    assert outputs(config.parent / "out") == outputs(reference.parent / "out")
+    assert_same_tree(tree(config.parent / "out"), tree(reference.parent / "out"))
     assert state_digest(db) == state_digest(reference.parent / "data" / "state.db")
 
 
 @pytest.mark.slow
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the parallel ingest needs two cores")
-def test_ctrl_c_during_a_parallel_ingest_is_one_word_and_leaves_no_worker(tmp_path: Path) -> None:
+# At 0 s the workers are still starting (importing feeder); at 0.2 s they are reading.
+@pytest.mark.parametrize("delay", [0.0, 0.2])
+def test_ctrl_c_during_a_parallel_ingest_is_one_word_and_leaves_no_worker(
+    tmp_path: Path, delay: float
+) -> None:
     corpus = tmp_path / "corpus.json"
     corpus.write_text(json.dumps(synthetic(6000), ensure_ascii=False), encoding="utf-8")
     config = write_config(tmp_path / "site", corpus)
@@ -552,7 +634,7 @@ def test_ctrl_c_during_a_parallel_ingest_is_one_word_and_leaves_no_worker(tmp_pa
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     workers = started_workers(proc)
-    time.sleep(0.2)
+    time.sleep(delay)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1

@@ -15,6 +15,7 @@ import signal
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import NamedTuple, cast
@@ -164,8 +165,11 @@ def read_part(
 
 def _worker(job: Job, part: Part, conn: Connection) -> None:
     """A worker process: send batches of items, then its Tail (or the error's message)."""
-    # Ctrl-C reaches the whole process group: the poll decides, and ends its workers.
+    # Ctrl-C reaches the whole process group: the poll decides, and ends its workers. The
+    # worker started with SIGINT blocked (see _start), so one pressed while it was still
+    # importing is dropped here instead of printing that import's traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     read = 0
 
     def count(n: int) -> None:
@@ -191,6 +195,19 @@ def _worker(job: Job, part: Part, conn: Connection) -> None:
         pass  # the poll is gone (killed, or gave up on this part): nobody to tell
     finally:
         conn.close()
+
+
+def _start(process: multiprocessing.process.BaseProcess) -> None:
+    """Start a worker with SIGINT blocked: the new process inherits the mask until _worker
+    ignores the signal; here a Ctrl-C is only delayed until the start returns."""
+    # The first start also starts multiprocessing's resource tracker, which unblocks SIGINT
+    # after spawning it: start the tracker first, so that nothing unblocks it mid-start.
+    resource_tracker.ensure_running()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        process.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class _PartFailed(Exception):
@@ -237,7 +254,7 @@ class _Writer:
             process = context.Process(
                 target=_worker, args=(self.job, part, send), name=f"feeder-ingest-{index}"
             )
-            process.start()
+            _start(process)
             send.close()
             readers[receive] = index
             processes.append(process)
