@@ -59,10 +59,6 @@ class Mistake:
     missing: tuple[str, ...]  # expected but not predicted
     extra: tuple[str, ...]  # predicted but neither expected nor allowed
 
-    @property
-    def primary_missed(self) -> bool:
-        return self.label.primary is not None and self.label.primary in self.missing
-
 
 @dataclass(frozen=True, slots=True)
 class Report:

@@ -1,0 +1,171 @@
+"""The shape of the code: no import circles, project imports at module level, third-party
+builders only at the edge, and front ends that go through the facade."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "feeder"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imports(name: str) -> list[tuple[str, ast.stmt, bool]]:
+    """(imported module, the statement, whether it stands inside a function) for each import."""
+    path = MODULES[name]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    nested = {
+        id(node)
+        for function in ast.walk(tree)
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in ast.walk(function)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            # `from . import x` imports the module x when there is one.
+            targets = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base
+                for alias in node.names
+            ]
+        else:
+            continue
+        found += [(target, node, id(node) in nested) for target in targets]
+    return found
+
+
+def project_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for name in MODULES:
+        graph[name] = {
+            target
+            for target, _, _ in imports(name)
+            if target.split(".")[0] == "feeder" and target != name
+        }
+        # Importing a.b.c runs a/__init__ and a/b/__init__ first, unless the importer is
+        # inside that package (then its __init__ is already running).
+        graph[name] |= {
+            package
+            for target in set(graph[name])
+            for k in range(2, target.count(".") + 1)
+            if not f"{name}.".startswith(f"{(package := '.'.join(target.split('.')[:k]))}.")
+        } - {name}
+    return graph
+
+
+def test_the_graph_sees_the_imports_it_should() -> None:
+    # A check that finds nothing must be shown to look: these edges exist.
+    graph = project_graph()
+    assert "feeder.app" in graph["feeder.cli"]
+    assert "feeder.storage" in graph["feeder.app"]
+    assert "feeder.storage.base" in graph["feeder.storage.articles"]  # relative `from .base`
+    assert "feeder.model" in graph["feeder.storage.articles"]  # relative `from ..model`
+
+
+def test_no_import_circles() -> None:
+    graph = project_graph()
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                cycles.append([*path[path.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []
+
+
+def test_every_import_is_at_module_level() -> None:
+    # A lazy import hides a dependency (and an import circle); a heavy optional library may
+    # be imported lazily only with a comment on the line saying why.
+    lazy = []
+    for name, path in MODULES.items():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for target, node, nested in imports(name):
+            if nested and (target.startswith("feeder") or "#" not in lines[node.lineno - 1]):
+                lazy.append(f"{path.name}:{node.lineno} {target}")
+    assert lazy == []
+
+
+# Third-party libraries that only one corner of the code may use.
+EDGES = {
+    "feedgen": {"feeder.publish.feeds"},
+    "jinja2": {"feeder.templating"},
+    "sqlite3": {f"feeder.storage.{m}" for m in ("base", "schema")},
+    "smtplib": {"feeder.newsletter.smtp"},
+    "apscheduler": {"feeder.daemon", "feeder.schedule"},  # schedule: only its cron parser
+    "ijson": {"feeder.ingest.corpus"},
+    "ahocorasick_rs": {"feeder.classify.scorer"},
+    "click": {"feeder.cli"},
+}
+
+
+@pytest.mark.parametrize("library", sorted(EDGES))
+def test_third_party_builders_stay_at_the_edge(library: str) -> None:
+    users = {
+        name
+        for name in MODULES
+        if any(target.split(".")[0] == library for target, _, _ in imports(name))
+    }
+    assert users and users <= EDGES[library]
+
+
+def test_front_ends_reach_the_state_only_through_the_facade() -> None:
+    graph = project_graph()
+    for front in ("feeder.cli", "feeder.daemon"):
+        reached = {t for t in graph[front] if t.startswith(("feeder.storage", "feeder.ingest"))}
+        assert reached == set(), front
+        assert "feeder.app" in graph[front]
+
+
+def test_packages_depend_downwards_only() -> None:
+    # The data flow: ingest → storage ← classify; publish and newsletter read the state;
+    # nothing below imports the facade or a front end.
+    order = ["model", "storage", "classify", "ingest", "publish", "newsletter", "app"]
+    rank = {name: i for i, name in enumerate(order)}
+    graph = project_graph()
+    upward = []
+    for module, targets in graph.items():
+        here = module.split(".")[1] if module.count(".") else ""
+        for target in targets:
+            there = target.split(".")[1] if target.count(".") else ""
+            if here in rank and there in rank and rank[there] > rank[here]:
+                upward.append(f"{module} -> {target}")
+    assert upward == []
+    fronts = {"feeder.app", "feeder.cli", "feeder.daemon", "feeder.__main__"}
+    below_the_facade = [m for m in graph if m not in fronts]
+    assert not [m for m in below_the_facade if graph[m] & {"feeder.app", "feeder.cli"}]
+
+
+BOTTOM_NAMES = ("model", "errors", "text", "site", "schedule", "config", "files", "templating")
+BOTTOM = {f"feeder.{name}" for name in (*BOTTOM_NAMES, "lock", "faults")}
+
+
+def test_the_bottom_modules_import_only_each_other() -> None:
+    graph = project_graph()
+    assert {module: graph[module] - BOTTOM - {"feeder"} for module in BOTTOM} == {
+        module: set() for module in BOTTOM
+    }
