@@ -22,6 +22,7 @@ from .config import Config, CorpusSection, find_config, load_config
 from .daemon import run_daemon
 from .errors import FeederError, MailError
 from .schedule import parse_week_key
+from .text import printable
 from .web.serve import serve as serve_folder
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,7 +59,7 @@ def reports_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except FeederError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {printable(str(exc))}", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
@@ -89,7 +90,15 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 
 
 def warn(message: str) -> None:
-    click.echo(f"Warning: {message}", err=True)
+    click.echo(f"Warning: {printable(message)}", err=True)
+
+
+class PrintableFormatter(logging.Formatter):
+    """Log lines with every control character escaped: what a corpus or a mail server says
+    cannot forge or split a line of the operator's log."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
 
 
 @main.command()
@@ -240,11 +249,9 @@ def daemon(ctx: Context, log_level: str) -> None:
       feeder --config /etc/feeder/feeder.toml daemon --log-level info
     """
     config = ctx.config  # a bad config fails here, before anything is logged
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=log_level.upper(),
-        format="%(asctime)s %(levelname)s %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=log_level.upper(), handlers=[handler])
     # APScheduler logs every job start and end at INFO: noise next to our one line per event.
     logging.getLogger("apscheduler").setLevel(
         max(logging.WARNING, logging.getLevelName(log_level.upper()))

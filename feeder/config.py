@@ -8,10 +8,11 @@ from dataclasses import dataclass, field, fields, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
-from .schedule import cron_trigger
+from .schedule import YEARS, cron_trigger
 
 ENV_VAR = "FEEDER_CONFIG"
 DEFAULT_NAME = "feeder.toml"
@@ -25,6 +26,8 @@ DEFAULT_TEMPLATES = PACKAGED / "templates"
 @dataclass(frozen=True)
 class CorpusSection:
     path: Path = Path("data/corpus.json")  # the corpus file, a JSON array or JSON Lines
+    min_year: int = 1970  # a record dated before this year is skipped as bad …
+    max_year: int = 2100  # … and so is one dated after this year
 
 
 @dataclass(frozen=True)
@@ -197,11 +200,30 @@ def _section(cls: type, name: str, table: dict[str, Any], base_dir: Path, where:
             if not isinstance(value, str):
                 raise ConfigError(f"{where}{name}.{key} must be a string, not {value!r}")
             values[f.name] = value
-    # Every path, given or default, resolves against the config file's folder.
+    # Every path, given or default, resolves against the config file's folder. Symbolic
+    # links are kept, not followed: a corpus link re-pointed later is followed at each poll.
     for f in fields(cls):
         if isinstance(f.default, Path):
-            values[f.name] = (base_dir / values.get(f.name, f.default)).resolve()
+            values[f.name] = Path(os.path.normpath(base_dir / values.get(f.name, f.default)))
     return cls(**values)
+
+
+# Every number's range, (least, most), both included: a value outside is a mistake, and a
+# huge one would otherwise overflow deep inside a library.
+RANGES: dict[tuple[str, str], tuple[float, float]] = {
+    ("corpus", "min_year"): YEARS,
+    ("corpus", "max_year"): YEARS,
+    ("output", "max_entries"): (1, 10_000),
+    ("schedule", "poll_seconds"): (1, 7 * 86_400),
+    ("smtp", "port"): (1, 65_535),
+    ("smtp", "timeout"): (0.1, 3_600),
+    ("smtp", "max_per_second"): (0.01, 100_000),
+}
+# Keys holding a URL, and the schemes each may use.
+URL_SCHEMES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("output", "base_url"): ("http", "https"),
+    ("newsletter", "unsubscribe"): ("https", "http", "mailto"),
+}
 
 
 def _check_values(config: Config, where: str) -> None:
@@ -212,19 +234,34 @@ def _check_values(config: Config, where: str) -> None:
             f"{where}schedule.timezone: unknown timezone {config.schedule.timezone!r} "
             "(use an IANA name such as Asia/Shanghai)"
         ) from None
-    if config.schedule.poll_seconds < 1:
-        raise ConfigError(f"{where}schedule.poll_seconds must be at least 1")
-    if config.output.max_entries < 1:
-        raise ConfigError(f"{where}output.max_entries must be at least 1")
-    if not config.output.base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"{where}output.base_url must start with http:// or https://")
+    for (section, key), (least, most) in RANGES.items():
+        value = getattr(getattr(config, section), key)
+        if not least <= value <= most:  # NaN fails too
+            raise ConfigError(
+                f"{where}{section}.{key} must be between {least:g} and {most:g}, not {value!r}"
+            )
+    if config.corpus.min_year > config.corpus.max_year:
+        raise ConfigError(f"{where}corpus.min_year must not be after corpus.max_year")
+    for (section, key), schemes in URL_SCHEMES.items():
+        url = getattr(getattr(config, section), key)
+        if not _has_scheme(url, schemes):
+            raise ConfigError(
+                f"{where}{section}.{key} must be a {' or '.join(schemes)} URL, not {url!r}"
+            )
     if config.smtp.security not in ("none", "starttls", "ssl"):
         raise ConfigError(f"{where}smtp.security must be one of none, starttls, ssl")
-    if not 0 < config.smtp.port < 65536:
-        raise ConfigError(f"{where}smtp.port must be between 1 and 65535")
-    if config.smtp.timeout <= 0 or config.smtp.max_per_second <= 0:
-        raise ConfigError(f"{where}smtp.timeout and smtp.max_per_second must be positive")
     _check_cron(config.schedule.newsletter_cron, where)
+
+
+def _has_scheme(url: str, schemes: tuple[str, ...]) -> bool:
+    """An absolute URL of one of `schemes`, with a host (or an address, for mailto)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    if parts.scheme.lower() not in schemes or any(c.isspace() or ord(c) < 32 for c in url):
+        return False
+    return bool(parts.netloc) if parts.scheme.lower() != "mailto" else "@" in parts.path
 
 
 def _check_cron(line: str, where: str) -> None:

@@ -11,6 +11,8 @@ from urllib.parse import quote, urlsplit
 from .model import Entry
 
 EXCERPT_CHARS = 120
+TITLE_CHARS = 200  # a title longer than this is cut where it is shown (mail, index page)
+URL_CHARS = 2048  # a longer "URL" is no link: browsers and mail clients choke on them
 
 # What XML 1.0 cannot carry (C0 controls but tab, newline and CR, lone surrogates,
 # U+FFFE/F), plus DEL and the C1 controls, which no article means to contain.
@@ -24,6 +26,10 @@ _CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
 _BRACKETED = re.compile(r"^\s*【[^】]*】")
 _BREAK_BY_CJK = re.compile(f"(?<=[{_CJK}])\\s*\n\\s*|\\s*\n\\s*(?=[{_CJK}])")
 _URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
+# What must not reach a log line or a terminal as is: control characters (an escape sequence
+# can rewrite the operator's screen), and the invisible format characters that reorder or
+# hide text (bidirectional overrides, zero-width characters).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def xml_text(text: str) -> str:
@@ -51,7 +57,7 @@ def web_url(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
-    if NOT_XML.search(url) or any(c.isspace() for c in url):
+    if len(url) > URL_CHARS or NOT_XML.search(url) or any(c.isspace() for c in url):
         return None
     try:
         parts = urlsplit(url)
@@ -60,6 +66,18 @@ def web_url(url: str | None) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
     return quote(url, safe=_URL_SAFE, errors="surrogatepass")
+
+
+def shorten(text: str, limit: int = TITLE_CHARS) -> str:
+    """`text` on one line, cut to at most `limit` characters with "…" where it was cut."""
+    line = one_line(text)
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def printable(text: str) -> str:
+    """`text` with every control or invisible format character shown as an escape (\\x1b,
+    \\u202e), for a log line or a terminal: what an article holds cannot forge a line."""
+    return _UNPRINTABLE.sub(lambda m: ascii(m[0])[1:-1], text)
 
 
 def excerpt(content: str, limit: int = EXCERPT_CHARS, title: str = "") -> str:

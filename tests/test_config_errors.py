@@ -164,3 +164,62 @@ def test_a_password_is_never_sent_unencrypted(
     for line in send_and_start(login_config):
         assert "refusing to send the SMTP password unencrypted" in line
         assert "s3cret-pw" not in line
+
+
+# Values that passed the type check but would overflow deep inside a library, or reach an
+# href: each is one line naming the key.
+OUT_OF_RANGE = {
+    "max_entries beyond 64 bits": (
+        "[output]\nmax_entries = 9223372036854775807\n",
+        "output.max_entries must be between 1 and 10000",
+    ),
+    "max_entries zero": ("[output]\nmax_entries = 0\n", "output.max_entries must be between"),
+    "poll_seconds as a float": ("[schedule]\npoll_seconds = 1e20\n", "schedule.poll_seconds"),
+    "poll_seconds huge": (
+        "[schedule]\npoll_seconds = 100000000000\n",
+        "schedule.poll_seconds must be between 1 and 604800",
+    ),
+    "timeout infinite": ("[smtp]\ntimeout = inf\n", "smtp.timeout must be between"),
+    "timeout nan": ("[smtp]\ntimeout = nan\n", "smtp.timeout must be between"),
+    "rate zero": ("[smtp]\nmax_per_second = 0\n", "smtp.max_per_second must be between"),
+    "port": ("[smtp]\nport = 70000\n", "smtp.port must be between 1 and 65535"),
+    "years": ("[corpus]\nmin_year = 2050\nmax_year = 2000\n", "corpus.min_year must not be"),
+    "year": ("[corpus]\nmax_year = 99999\n", "corpus.max_year must be between 1900 and 2999"),
+    "javascript unsubscribe": (
+        '[newsletter]\nunsubscribe = "javascript:alert(1)"\n',
+        "newsletter.unsubscribe must be a https or http or mailto URL",
+    ),
+    "data unsubscribe": (
+        '[newsletter]\nunsubscribe = "data:text/html,x"\n',
+        "newsletter.unsubscribe must be",
+    ),
+    "mailto with no address": ('[newsletter]\nunsubscribe = "mailto:"\n', "newsletter.unsubscribe"),
+    "base_url ftp": ('[output]\nbase_url = "ftp://example.org/"\n', "output.base_url must be"),
+    "base_url no host": ('[output]\nbase_url = "https:///feeds/"\n', "output.base_url must be"),
+}
+
+
+@pytest.mark.parametrize("mistake", OUT_OF_RANGE)
+def test_every_number_has_a_range_and_every_url_a_scheme(tmp_path: Path, mistake: str) -> None:
+    text, says = OUT_OF_RANGE[mistake]
+    config = tmp_path / "feeder.toml"
+    config.write_text(text, encoding="utf-8")
+    line = one_line(CliRunner().invoke(main, ["--config", str(config), "poll"]))
+    assert line.startswith(f"Error: {config}: ") and says in line, line
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[newsletter]\nunsubscribe = "https://example.org/unsubscribe"\n',
+        '[newsletter]\nunsubscribe = "mailto:list@example.org?subject=unsubscribe"\n',
+        "[output]\nmax_entries = 10000\n[schedule]\npoll_seconds = 604800\n",
+        "[smtp]\ntimeout = 0.5\nmax_per_second = 0.01\n",
+        "[corpus]\nmin_year = 2000\nmax_year = 2000\n",
+    ],
+)
+def test_values_at_the_edges_of_their_ranges_are_accepted(tmp_path: Path, text: str) -> None:
+    config = tmp_path / "feeder.toml"
+    config.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(config), "status"])
+    assert result.exit_code == 0, result.output

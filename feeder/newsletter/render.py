@@ -17,9 +17,10 @@ from ..model import Entry, Tag
 from ..schedule import parse_week_key, week_bounds
 from ..site import ALL, feed_url, index_url
 from ..templating import Templates
-from ..text import excerpt, web_url
+from ..text import excerpt, shorten, web_url
 from .issue import Issue
 
+ACCOUNT_CHARS = 40  # an account name longer than this is cut where it is shown
 HTML_LIMIT = 100_000  # bytes of HTML; Gmail clips a message whose HTML passes ~102 KB
 OTHER = Tag("other", "其他", "articles the categoriser gave no tag")
 LATE = Tag("late", "往期补遗", "earlier weeks' articles that arrived after their issue went out")
@@ -33,7 +34,7 @@ class IssueArticle:
     """One article as the newsletter shows it."""
 
     id: str  # the corpus id
-    title: str
+    title: str  # one line, at most text.TITLE_CHARS characters
     url: str | None  # the original article, only if http or https
     date: str  # "1月29日" (with the year when it differs from the issue's)
     account: str  # the official account, may be empty
@@ -138,10 +139,10 @@ def _section(
     items = tuple(
         IssueArticle(
             id=e.article.id,
-            title=e.article.title,
+            title=shorten(e.article.title),
             url=web_url(e.article.url),
             date=_dated(e.article.published, issue),
-            account=e.article.account,
+            account=shorten(e.article.account, ACCOUNT_CHARS),
             excerpt=excerpt(e.article.content, title=e.article.title),
             labels=tuple(labels[t] for t in e.tags if t in labels and t != tag.id),
         )

@@ -10,7 +10,7 @@ from datetime import tzinfo
 from ..model import Entry, Tag
 from ..site import OPML
 from ..templating import Templates
-from ..text import one_line, web_url
+from ..text import one_line, shorten, web_url
 from .feeds import ATOM_TYPE, NO_TITLE, FeedInfo
 
 INDEX_LATEST = 5  # articles listed per category on the index page
@@ -69,7 +69,7 @@ def build_index(
 def _listed(entry: Entry, tz: tzinfo) -> Listed:
     article = entry.article
     return Listed(
-        title=one_line(article.title) or NO_TITLE,
+        title=shorten(article.title) or NO_TITLE,
         url=web_url(article.url),
         day=article.published.astimezone(tz).date().isoformat(),
     )
