@@ -2,8 +2,9 @@
 and (soon) the web pages. It owns the state, the lock, the clock and the taxonomy; every
 front end parses its input, calls one method, and presents the result.
 
-Every method that writes the state or the output folder holds the state lock for its
-duration, waiting up to LOCK_WAIT seconds for another job (a daemon's poll, say) to finish.
+Every job that writes the state in several steps or the output folder (poll, build, preview,
+send) holds the job lock for its duration, waiting up to LOCK_WAIT seconds for another job
+(a daemon's poll, say) to finish. Subscriber changes are single transactions and need none.
 """
 
 from __future__ import annotations
@@ -342,21 +343,21 @@ class Feeder:
         return Due(week, report)
 
     # -- Subscribers ---------------------------------------------------------------------------
+    # Not jobs: each is one transaction on the subscribers table and touches nothing in out/,
+    # so none takes the job lock. An unsubscribe during a long send must not wait for it:
+    # the send rechecks each recipient just before their message and honours it at once.
 
     def subscribe(self, email: str, name: str = "") -> tuple[str, bool]:
         """Subscribe an address: (the normalised address, False if it was subscribed already)."""
-        with self.locked("subscribers"):
-            return people.add_subscriber(self.storage, email, name, now=self.now())
+        return people.add_subscriber(self.storage, email, name, now=self.now())
 
     def unsubscribe(self, email: str) -> tuple[str, bool]:
         """Unsubscribe an address: (the normalised address, False if it was not subscribed)."""
-        with self.locked("subscribers"):
-            return people.remove_subscriber(self.storage, email, now=self.now())
+        return people.remove_subscriber(self.storage, email, now=self.now())
 
     def import_subscribers(self, path: Path) -> people.ImportReport:
         """Subscribe every address of a file, one a line; bad lines are reported, not fatal."""
-        with self.locked("subscribers"):
-            return people.import_subscribers(self.storage, path, now=self.now())
+        return people.import_subscribers(self.storage, path, now=self.now())
 
     def subscribers(self, *, include_removed: bool = False) -> list[Subscriber]:
         return self.storage.subscribers(include_removed=include_removed)

@@ -21,8 +21,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .app import open_feeder
 from .config import Config
-from .errors import FeederError
+from .errors import FeederError, LoginRefused
 from .lock import hold_lock
+from .newsletter.smtp import PASSWORD_ENV
 from .schedule import cron_trigger
 
 log = logging.getLogger("feeder")
@@ -36,6 +37,7 @@ class Daemon:
         self.clock = clock
         self.stopping = threading.Event()
         self.noted: set[str] = set()  # due weeks already logged as having nobody to go to
+        self.login_refused = False  # the SMTP server refused the login: sends are paused
 
     def poll(self) -> None:
         try:
@@ -49,11 +51,23 @@ class Daemon:
 
     def catch_up(self) -> None:
         """Send the latest slot's issue if the ledger does not hold it yet."""
-        if self.stopping.is_set():
+        if self.stopping.is_set() or self.login_refused:
             return
         try:
             with open_feeder(self.config, clock=self.clock) as feeder:
                 due = feeder.send_due(stop=self.stopping)
+        except LoginRefused as exc:
+            # The same credentials would be refused on every tick, and a run of failed logins
+            # is what gets an account locked or an address banned: stop asking. The config
+            # and the password are read only at start-up, so only a restart brings new ones.
+            self.login_refused = True
+            log.error(
+                "newsletter failed: %s; sends are paused until the daemon is restarted "
+                "(it reads the config and $%s only at start-up); polls go on",
+                exc,
+                PASSWORD_ENV,
+            )
+            return
         except FeederError as exc:
             log.error("newsletter failed: %s", exc)
             return
@@ -63,7 +77,7 @@ class Daemon:
                 log.info("newsletter %s is due, but nobody is subscribed yet", due.week)
                 self.noted.add(due.week)
         elif due.report is not None:
-            log.info("newsletter %s: %s", due.week, due.report.summary())
+            log.info("newsletter %s", due.report.summary())  # the summary names the week
 
 
 def run_daemon(config: Config, clock: Callable[[], datetime] | None = None) -> None:

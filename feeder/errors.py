@@ -25,5 +25,10 @@ class MailError(FeederError):
     """Mail could not be sent, or a subscriber address is invalid."""
 
 
+class LoginRefused(MailError):
+    """The SMTP server refused smtp.username and the password: every later run would be
+    refused the same way until they change, and repeated failed logins get accounts locked."""
+
+
 class LockedError(FeederError):
     """Another feeder process holds the lock on this state."""

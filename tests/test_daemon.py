@@ -10,14 +10,18 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from smtpdfix import SMTPDFix
 
+from feeder.newsletter.smtp import PASSWORD_ENV
 from feeder.schedule import cron_trigger, due_week, latest_slot, week_bounds
+from feeder.storage import open_storage
 
 from .conftest import Site, record, seed_records
+from .test_mailer import NON_ASCII_PASSWORD, auth_mailbox
 
 TZ = ZoneInfo("Asia/Shanghai")
 MONDAY_8 = cron_trigger("0 8 * * mon", TZ)
@@ -147,18 +151,9 @@ def test_a_missed_slot_is_sent_once_and_not_again_after_a_restart(
     make_site: Callable[..., Site],
 ) -> None:
     # The last Monday 08:00 has passed; its issue is the week before it. Put articles there.
-    now = datetime.now(TZ)
-    slot = latest_slot(now, MONDAY_8)
-    assert slot is not None
-    week_start, _ = week_bounds(_week_before(slot), TZ)
-    day = week_start + timedelta(days=2)
-    records = [
-        record(f"w-{i}", title=f"本周文章{i}", time=f"{day.year}/{day.month}/{day.day}")
-        for i in range(3)
-    ]
     with SMTPDFix("127.0.0.1") as smtpd:
         site = make_site(
-            records,
+            due_week_records(),
             extra=(
                 '[schedule]\npoll_seconds = 1\nnewsletter_cron = "0 8 * * mon"\n'
                 f'[smtp]\nhost = "127.0.0.1"\nport = {smtpd.port}\ntimeout = 5\n'
@@ -199,6 +194,105 @@ def test_a_missed_slot_is_sent_once_and_not_again_after_a_restart(
 def _week_before(slot: datetime) -> str:
     year, week, _ = (slot - timedelta(days=7)).isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def week_due_now() -> str:
+    """The week whose issue a Monday 08:00 cron line has due now."""
+    slot = latest_slot(datetime.now(TZ), MONDAY_8)
+    assert slot is not None
+    return _week_before(slot)
+
+
+def due_week_records() -> list[dict[str, str]]:
+    """Three articles in the week whose issue is due now."""
+    week_start, _ = week_bounds(week_due_now(), TZ)
+    day = week_start + timedelta(days=2)
+    return [
+        record(f"w-{i}", title=f"本周文章{i}", time=f"{day.year}/{day.month}/{day.day}")
+        for i in range(3)
+    ]
+
+
+def feeder_cli(site: Site, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "feeder", "--config", str(site.config_path), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_week_noted_as_nobody_subscribed_is_sent_once_someone_subscribes(
+    make_site: Callable[..., Site],
+) -> None:
+    with SMTPDFix("127.0.0.1") as smtpd:
+        site = make_site(
+            due_week_records(),
+            extra=(
+                '[schedule]\npoll_seconds = 1\nnewsletter_cron = "0 8 * * mon"\n'
+                f'[smtp]\nhost = "127.0.0.1"\nport = {smtpd.port}\ntimeout = 5\n'
+            ),
+        )
+        daemon = Running(site)
+        try:
+            assert wait_for(lambda: "nobody is subscribed yet" in daemon.text()), daemon.text()
+            polls = daemon.text().count("poll:")
+            assert wait_for(lambda: daemon.text().count("poll:") >= polls + 2), daemon.text()
+            added = feeder_cli(site, "subscribers", "add", "late@example.org")
+            assert added.returncode == 0, added.stderr
+            assert wait_for(lambda: len(smtpd.messages) == 1, 10), daemon.text()
+            summary = f"newsletter {week_due_now()}: 1 sent, 0 already sent"
+            assert wait_for(lambda: summary in daemon.text(), 5), daemon.text()
+        finally:
+            code = daemon.stop()
+        (message,) = smtpd.messages
+    log = daemon.text()
+    assert code == 0, log
+    assert message["To"] == "late@example.org"
+    assert log.count("but nobody is subscribed yet") == 1  # noted once, over several polls
+    assert "Traceback" not in log
+
+
+def test_a_refused_login_pauses_sends_and_polls_go_on(
+    make_site: Callable[..., Site], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with auth_mailbox(tmp_path, monkeypatch, "starttls", NON_ASCII_PASSWORD) as smtpd:
+        site = make_site(
+            due_week_records(),
+            extra=(
+                '[schedule]\npoll_seconds = 1\nnewsletter_cron = "0 8 * * mon"\n'
+                f'[smtp]\nhost = "127.0.0.1"\nport = {smtpd.port}\ntimeout = 5\n'
+                'security = "starttls"\nusername = "feeder"\n'
+            ),
+        )
+        for email in ("a@example.org", "b@example.org"):
+            assert feeder_cli(site, "subscribers", "add", email).returncode == 0
+        monkeypatch.setenv(PASSWORD_ENV, "wrong-密码")  # the daemon inherits the environment
+        daemon = Running(site)
+        try:
+            assert wait_for(lambda: "sends are paused" in daemon.text()), daemon.text()
+            polls = daemon.text().count("poll:")
+            assert wait_for(lambda: daemon.text().count("poll:") >= polls + 3), daemon.text()
+        finally:
+            code = daemon.stop()
+        logins = list(smtpd.logins)
+    log = daemon.text()
+    assert code == 0, log
+    assert logins == [("feeder", "wrong-密码")]  # one AUTH over all those ticks
+    errors = [line for line in log.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, log
+    assert errors[0].endswith(
+        f"newsletter failed: 127.0.0.1:{smtpd.port} refused the login of 'feeder': "
+        "535 5.7.8 Authentication credentials invalid; sends are paused until the daemon is "
+        f"restarted (it reads the config and ${PASSWORD_ENV} only at start-up); polls go on"
+    )
+    assert "Traceback" not in log
+    status = feeder_cli(site, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["in_doubt"] == []
+    with open_storage(site.state, TZ) as store:
+        rows = store.deliveries(week_due_now())
+    assert [(r.status, r.attempts) for r in rows] == [("pending", 0), ("pending", 0)]
 
 
 def test_a_failing_poll_is_one_error_line_and_the_daemon_carries_on(daemon_site: Site) -> None:

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import subprocess
+import sys
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -23,9 +27,20 @@ from click.testing import CliRunner, Result
 
 from feeder.cli import main
 from feeder.newsletter.smtp import PASSWORD_ENV
+from feeder.storage import open_storage
 
 from .conftest import NewsState
-from .test_mailer import READERS, W05, config_for, parse, recipients_of, send, write_config
+from .test_mailer import (
+    NON_ASCII_PASSWORD,
+    READERS,
+    W05,
+    auth_mailbox,
+    config_for,
+    parse,
+    recipients_of,
+    send,
+    write_config,
+)
 
 RCPT_FAULTS = ("550", "drop-at-rcpt")
 
@@ -198,3 +213,129 @@ def test_every_fault_through_the_cli_then_exactly_one_each(
     one_error_line(again)
     assert again.stdout.startswith(f"{W05}: 0 sent, 5 already sent, 1 failed")
     assert copies(mailhost) == Counter([ann, cy, dee, eve, fay])
+
+
+# -- A refused login ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def login_mailbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """smtpdfix over STARTTLS, accepting "feeder" with a password outside ASCII."""
+    with auth_mailbox(tmp_path, monkeypatch, "starttls", NON_ASCII_PASSWORD) as smtpd:
+        yield smtpd
+
+
+def test_a_refused_login_is_one_line_and_claims_nobody(
+    news: NewsState, login_mailbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    news.subscribe(*READERS)
+    config = write_config(news, tmp_path, login_mailbox.port)
+    with config.open("a", encoding="utf-8") as f:
+        f.write('security = "starttls"\nusername = "feeder"\n')  # [smtp] is the last table
+    news.store.close()
+
+    monkeypatch.setenv(PASSWORD_ENV, "wrong-密码")
+    refused = cli(config, "newsletter", "send", "--week", W05)
+    assert one_error_line(refused) == (
+        f"Error: 127.0.0.1:{login_mailbox.port} refused the login of 'feeder': "
+        "535 5.7.8 Authentication credentials invalid"
+    )
+    assert login_mailbox.logins == [("feeder", "wrong-密码")]  # asked once, not per mechanism
+    status = cli(config, "status", "--json")
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.stdout)["in_doubt"] == []
+    with open_storage(news.config.state.path, news.config.tz) as store:
+        rows = store.deliveries(W05)
+    assert [(r.email, r.status, r.attempts) for r in rows] == [
+        (email, "pending", 0)
+        for email in READERS  # logged in before any row was claimed
+    ]
+
+    monkeypatch.setenv(PASSWORD_ENV, NON_ASCII_PASSWORD)
+    ok = cli(config, "newsletter", "send", "--week", W05)
+    assert ok.exit_code == 0, ok.output
+    assert copies_of(login_mailbox.messages) == Counter(READERS)
+
+
+def copies_of(messages: list[Any]) -> Counter[str]:
+    return recipients_of([parse(m) for m in messages])
+
+
+# -- kill -9 during a send ----------------------------------------------------------------------
+
+
+class HoldsThirdReply:
+    """Takes two messages, then holds the reply to the third's DATA until `release` is set
+    (the sender is killed meanwhile) and keeps nothing of it, as a server that died would."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if len(self.messages) == 2 and not self.holding.is_set():
+            self.holding.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.02)
+            return "451 4.3.0 too late"  # to a closed connection
+        self.messages.append(parse(envelope.original_content))
+        return "250 2.0.0 queued"
+
+
+def test_kill_9_mid_send_leaves_exactly_that_row_in_doubt(news: NewsState, tmp_path: Path) -> None:
+    readers = [f"{name}@example.org" for name in ("ann", "bo", "cy", "dee", "eve", "fay")]
+    news.subscribe(*readers)
+    handler = HoldsThirdReply()
+    port = portpicker.pick_unused_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        config = write_config(news, tmp_path, port)
+        news.store.close()
+        command = ["newsletter", "send", "--week", W05]
+        sender = subprocess.Popen(
+            [sys.executable, "-m", "feeder", "--config", str(config), *command],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            for _ in range(300):  # up to 30 s, or until the sender ends on its own
+                if handler.holding.wait(0.1) or sender.poll() is not None:
+                    break
+            assert handler.holding.is_set(), sender.communicate()[1].decode()
+            # The whole third message is out; its reply has not come: SIGKILL, as the OOM
+            # killer or a power cut would end it, with no chance to settle the row.
+            sender.send_signal(signal.SIGKILL)
+            assert sender.wait(10) == -signal.SIGKILL
+        finally:
+            if sender.poll() is None:
+                sender.kill()
+                sender.wait()
+            handler.release.set()
+        assert copies_of(handler.messages) == Counter(readers[:2])
+
+        status = cli(config, "status", "--json")
+        assert status.exit_code == 0, status.output
+        doubt = json.loads(status.stdout)["in_doubt"]
+        assert [(row["issue"], row["email"]) for row in doubt] == [(W05, readers[2])]
+        with open_storage(news.config.state.path, news.config.tz) as store:
+            rows = [(r.email, r.status, r.attempts, r.detail) for r in store.deliveries(W05)]
+        assert rows == [
+            *[(email, "sent", 1, None) for email in readers[:2]],
+            (readers[2], "sending", 1, None),
+            *[(email, "pending", 0, None) for email in readers[3:]],  # untouched
+        ]
+
+        rerun = cli(config, "newsletter", "send", "--week", W05)
+        assert "1 in doubt" in one_error_line(rerun)
+        assert rerun.stdout.startswith(f"{W05}: 3 sent, 2 already sent")
+        assert copies_of(handler.messages) == Counter(readers[:2] + readers[3:])  # one each
+
+        # The mail log shows the third never arrived: the operator resends it.
+        retried = cli(config, "newsletter", "send", "--week", W05, "--retry-unknown")
+        assert retried.exit_code == 0, retried.output
+        assert copies_of(handler.messages) == Counter(readers)
+    finally:
+        handler.release.set()
+        controller.stop()

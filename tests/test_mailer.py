@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import email
 import email.policy
 import smtplib
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
@@ -17,19 +19,31 @@ from typing import Any
 import portpicker
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import MISSING, AuthResult
 from click.testing import CliRunner
 from smtpdfix import SMTPDFix
 from smtpdfix.certs import _generate_certs
+from smtpdfix.fixture import _Authenticator as Authenticator
+from smtpdfix.handlers import AuthMessage
 
+from feeder.app import open_feeder
 from feeder.cli import main
 from feeder.config import Config
 from feeder.errors import MailError
-from feeder.model import Article
+from feeder.model import Article, DeliveryStatus
 from feeder.newsletter.ledger import send_issue
 from feeder.newsletter.message import Recipient, build_message, message_id
 from feeder.newsletter.preview import issue_message
 from feeder.newsletter.render import Rendered
-from feeder.newsletter.smtp import BACKOFF, PASSWORD_ENV, Pacer, connect, smtp_password
+from feeder.newsletter.smtp import (
+    BACKOFF,
+    PASSWORD_ENV,
+    Pacer,
+    connect,
+    diagnose,
+    login,
+    smtp_password,
+)
 from feeder.newsletter.subscribers import (
     add_subscriber,
     import_subscribers,
@@ -566,6 +580,77 @@ def test_an_unsubscribe_after_freezing_skips_that_recipient(
     assert recipients_of(handler.messages) == Counter(READERS[:1])
 
 
+@pytest.mark.parametrize(
+    "status",
+    [DeliveryStatus.SENDING, DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.CANCELLED],
+)
+def test_only_a_pending_row_can_be_claimed_or_cancelled(
+    news: NewsState, status: DeliveryStatus
+) -> None:
+    store = news.store
+    ann, bo = "ann@example.org", "bo@example.org"
+    news.subscribe(ann, bo)
+    with store.transaction():
+        store.freeze_issue(W05, AFTER_W05, ("s", "h", "t"), [], [], [ann, bo])
+        store.settle_delivery(W05, ann, status, "as it was", AFTER_W05)
+    before = store.deliveries(W05)
+    with store.transaction():
+        assert store.claim_delivery(W05, ann, AFTER_W06) is False
+        assert store.cancel_delivery(W05, ann, "gone", AFTER_W06) is False
+    assert store.deliveries(W05) == before  # status, attempts, time and detail untouched
+    # The same calls do move a pending row, so the test above can see a change.
+    with store.transaction():
+        assert store.claim_delivery(W05, bo, AFTER_W06) is True
+    with store.transaction():
+        store.settle_delivery(W05, bo, DeliveryStatus.PENDING, None, AFTER_W06)
+        assert store.cancel_delivery(W05, bo, "gone", AFTER_W06) is True
+    row = store.deliveries(W05)[1]
+    assert (row.status, row.attempts, row.detail) == (DeliveryStatus.CANCELLED, 1, "gone")
+
+
+class RemovesOneMidSend(Handler):
+    """Accepts everything; when the third message arrives, `leaving` unsubscribes through
+    the facade over its own connection to the state, as `feeder subscribers remove` does."""
+
+    def __init__(self, config: Config, leaving: str) -> None:
+        super().__init__()
+        self.config, self.leaving = config, leaving
+        self.removed: tuple[str, bool] | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        if len(self.messages) == 3:
+            # Blocking the server's loop is fine: the sender is waiting for this reply.
+            with open_feeder(self.config) as other:
+                self.removed = other.unsubscribe(self.leaving)
+        return reply
+
+
+def test_an_unsubscribe_during_a_send_is_honoured_from_the_next_message_on(
+    news: NewsState,
+) -> None:
+    readers = [f"reader{n:02d}@example.org" for n in range(20)]
+    leaving = readers[10]
+    news.subscribe(*readers)
+    handler = RemovesOneMidSend(news.config, leaving)
+    port = portpicker.pick_unused_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        # Through the facade, as `feeder newsletter send` runs it: holding the job lock,
+        # which the unsubscribe must not wait for.
+        with open_feeder(config_for(news, port), clock=lambda: AFTER_W05, lock_wait=0) as app:
+            report = app.send(W05)
+    finally:
+        controller.stop()
+    assert handler.removed == (leaving, True)
+    assert recipients_of(handler.messages) == Counter(r for r in readers if r != leaving)
+    assert (report.sent, report.skipped, report.complete) == (19, 1, True)
+    assert report.summary().endswith("0 in doubt, 1 unsubscribed")
+    (cancelled,) = news.store.deliveries(W05, DeliveryStatus.CANCELLED)
+    assert cancelled.email == leaving and cancelled.attempts == 0
+
+
 def test_an_unreachable_server_defers_everyone(news: NewsState) -> None:
     news.subscribe(*READERS[:2])
     sleep = NoSleep()
@@ -615,24 +700,74 @@ def test_pacer_spaces_messages_by_the_rate_limit() -> None:
 # -- TLS and login ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def tls_mailbox(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+NON_ASCII_PASSWORD = "pässwörd-密码"
+
+
+async def auth_plain(self: AuthMessage, server: Any, args: list[str]) -> AuthResult:
+    """AUTH PLAIN read as RFC 4616 says, for smtpdfix's AuthMessage.
+
+    smtpdfix 0.5.3 splits the PLAIN response on white space instead of on NUL, so it refuses
+    every client that follows the RFC (smtplib only got through by trying CRAM-MD5 first).
+    """
+    if len(args) > 1:
+        response = base64.b64decode(args[1])
+    else:
+        answer = await server.challenge_auth("")
+        if answer is MISSING:
+            return AuthResult(success=False)
+        response = answer
+    _authzid, user, password = response.split(b"\0")
+    valid = server._authenticator.validate(user.decode(), password.decode())
+    return AuthResult(success=valid, handled=False, auth_data=user)  # 535 if not valid
+
+
+@contextmanager
+def auth_mailbox(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, mode: str, password: str
 ) -> Iterator[Any]:
-    """smtpdfix with a self-signed certificate that the client is told to trust, and AUTH."""
-    cert, _ = _generate_certs(tmp_path, separate_key=False)
-    mode = request.param
+    """smtpdfix with a self-signed certificate that the client is told to trust, and AUTH
+    for "feeder" with `password`. Its `logins` lists each (username, password) it was
+    asked to check, as the server decoded them."""
+    cert, _ = _generate_certs(folder, separate_key=False)
     monkeypatch.setenv("SMTPD_SSL_CERTIFICATE_FILE", str(cert))
     monkeypatch.setenv("SMTPD_USE_STARTTLS" if mode == "starttls" else "SMTPD_USE_SSL", "True")
     monkeypatch.setenv("SMTPD_ENFORCE_AUTH", "True")
     if mode == "ssl":  # aiosmtpd counts only STARTTLS as TLS when it decides to offer AUTH
         monkeypatch.setenv("SMTPD_AUTH_REQUIRE_TLS", "False")
     monkeypatch.setenv("SMTPD_LOGIN_NAME", "feeder")
-    monkeypatch.setenv("SMTPD_LOGIN_PASSWORD", "s3cret-pw")
+    monkeypatch.setenv("SMTPD_LOGIN_PASSWORD", password)
     # ssl.create_default_context() reads the trusted certificates from here.
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    monkeypatch.setattr(AuthMessage, "auth_PLAIN", auth_plain)
+    logins: list[tuple[str, str]] = []
+    checked = Authenticator.validate
+
+    def validate(self: Authenticator, username: str, password: str) -> bool:
+        logins.append((username, password))
+        return checked(self, username, password)
+
+    monkeypatch.setattr(Authenticator, "validate", validate)
     with SMTPDFix("127.0.0.1") as smtpd:
         smtpd.mode = mode
+        smtpd.logins = logins
+        yield smtpd
+
+
+@pytest.fixture
+def login_password() -> str:
+    """The password tls_mailbox accepts; parametrize it to change it."""
+    return "s3cret-pw"
+
+
+@pytest.fixture
+def tls_mailbox(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    login_password: str,
+) -> Iterator[Any]:
+    """smtpdfix over TLS (the parameter: "starttls" or "ssl") with AUTH: see auth_mailbox."""
+    with auth_mailbox(tmp_path, monkeypatch, request.param, login_password) as smtpd:
         yield smtpd
 
 
@@ -648,6 +783,43 @@ def test_tls_and_login_with_the_password_from_the_environment(
     assert (report.sent, report.complete) == (1, True)
     (message,) = tls_mailbox.messages
     assert parse(message)["Subject"] == W05_SUBJECT
+
+
+@pytest.mark.parametrize("login_password", [NON_ASCII_PASSWORD])
+@pytest.mark.parametrize("tls_mailbox", ["starttls", "ssl"], indirect=True)
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_non_ascii_password_goes_as_utf8(
+    news: NewsState, tls_mailbox: Any, monkeypatch: pytest.MonkeyPatch, mechanism: str
+) -> None:
+    # The server offers CRAM-MD5, LOGIN and PLAIN; make the client use the one under test.
+    monkeypatch.setattr("feeder.newsletter.smtp.MECHANISMS", (mechanism,))
+    news.subscribe(*READERS[:2])
+    config = config_for(news, tls_mailbox.port, security=tls_mailbox.mode, username="feeder")
+    monkeypatch.setenv(PASSWORD_ENV, NON_ASCII_PASSWORD)
+    report = send(news, config)
+    assert (report.sent, report.complete) == (2, True)
+    # The server decoded what it got as UTF-8: one login, for both messages.
+    assert tls_mailbox.logins == [("feeder", NON_ASCII_PASSWORD)]
+    assert recipients_of([parse(m) for m in tls_mailbox.messages]) == Counter(READERS[:2])
+
+
+def test_a_server_without_a_login_feeder_can_use_is_named(
+    news: NewsState, server: tuple[Handler, int]
+) -> None:
+    _, port = server  # offers no AUTH at all
+    client = smtplib.SMTP("127.0.0.1", port, timeout=5)
+    try:
+        with pytest.raises(smtplib.SMTPException) as caught:
+            login(client, "feeder", NON_ASCII_PASSWORD)
+    finally:
+        client.close()
+    failure = diagnose(caught.value, news.with_smtp(port=port).smtp)
+    assert failure.kind == "fatal" and not failure.login
+    assert failure.detail == (
+        f"127.0.0.1:{port} offers no login feeder can use (AUTH PLAIN or LOGIN): it offers "
+        "no AUTH at all; check smtp.host, smtp.security and smtp.username"
+    )
 
 
 @pytest.mark.parametrize("tls_mailbox", ["starttls"], indirect=True)

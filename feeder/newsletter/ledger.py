@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..config import Config
-from ..errors import MailError
+from ..errors import LoginRefused, MailError
 from ..model import Delivery, DeliveryStatus, IssueStatus, Tag
 from ..schedule import week_bounds
 from ..storage import Storage
@@ -32,6 +32,7 @@ from .smtp import (
     check_credentials,
     connect,
     deliver,
+    open_session,
     smtp_password,
 )
 
@@ -111,7 +112,8 @@ def send_issue(
     refusal fails that recipient only. When `stop` is set (the daemon is shutting down) the
     run ends after the message in flight; the rest stay pending. Raises MailError when the
     week has not ended, when there is nobody to send to, or when the server cannot be used
-    at all (login, TLS).
+    at all (TLS, settings); LoginRefused, a MailError, when it refuses the login. Either
+    way no recipient is left in doubt.
     """
     end = week_bounds(week, config.tz)[1]
     if end > now:
@@ -162,16 +164,18 @@ def send_issue(
             storage.retry_in_doubt(week, _utcnow())
     rendered = Rendered(record.subject, record.html, record.text)
     factory = smtp_factory or (lambda: connect(config.smtp, smtp_password()))
-    sent = 0
+    sent, unreachable = 0, None
     try:
-        sent = _send_pending(storage, config, week, rendered, now, factory, sleep, stop)
+        sent, unreachable = _send_pending(
+            storage, config, week, rendered, now, factory, sleep, stop
+        )
     finally:
         with storage.transaction():
             counts = _counts(storage.deliveries(week))
             unsent = sum(counts.get(status, 0) for status in _UNSENT)
             status = IssueStatus.PARTIAL if unsent else IssueStatus.SENT
             storage.set_issue_status(week, status, _utcnow())
-    return _report(storage, week, count, sent_now=sent)
+    return _report(storage, week, count, sent_now=sent, unreachable=unreachable)
 
 
 # A row in one of these states means the issue did not reach everyone.
@@ -187,8 +191,9 @@ def _send_pending(
     factory: SmtpFactory,
     sleep: Callable[[float], None],
     stop: threading.Event | None,
-) -> int:
-    """Mail each pending recipient once; return how many the server accepted."""
+) -> tuple[int, str | None]:
+    """Mail each pending recipient once: (how many the server accepted, why the server
+    could not be reached if that ended the run early, else None)."""
     source = sender(config)
     session = Session(factory)
     pacer = Pacer(config.smtp.max_per_second, sleep)
@@ -197,19 +202,26 @@ def _send_pending(
         for row in storage.deliveries(week, DeliveryStatus.PENDING):
             if stop is not None and stop.is_set():
                 break
-            if not row.subscribed:
+            if not row.subscribed:  # gone before the run began: no need to log in for them
                 with storage.transaction():
-                    storage.settle_delivery(
-                        week,
-                        row.email,
-                        DeliveryStatus.CANCELLED,
-                        "unsubscribed before it was sent",
-                        _utcnow(),
-                    )
+                    _cancel(storage, week, row.email)
                 continue
             message = build_message(rendered, week, Recipient(row.email, row.name), config, now=now)
             data = message.as_bytes()
+            # Connected and logged in before the row is claimed: a refused login or a
+            # server out of reach leaves every row pending, none in doubt.
+            failure = open_session(session, config.smtp, sleep)
+            if failure is not None:
+                if failure.kind is FailureKind.FATAL:
+                    raise _fatal(failure)
+                return sent, failure.detail  # the rest stay pending for the next run
             with storage.transaction():
+                # Asked now, in the claim's transaction, not taken from the list read when
+                # the run began: an unsubscribe during a long send counts from the next
+                # message on.
+                if not storage.is_subscribed(row.email):
+                    _cancel(storage, week, row.email)
+                    continue
                 if not storage.claim_delivery(week, row.email, _utcnow()):
                     continue  # another run took it
             # From here until the row is settled, a crash leaves it in doubt.
@@ -221,12 +233,22 @@ def _send_pending(
                 detail = None if failure is None else failure.detail
                 storage.settle_delivery(week, row.email, status, detail, _utcnow())
             if failure is not None and failure.kind is FailureKind.FATAL:
-                raise MailError(failure.detail)
+                raise _fatal(failure)
             if failure is not None and failure.connection:
                 break  # the server is unreachable: the rest stay pending for the next run
     finally:
         session.close()
-    return sent
+    return sent, None
+
+
+def _cancel(storage: Storage, week: str, email: str) -> None:
+    storage.cancel_delivery(week, email, "unsubscribed before it was sent", _utcnow())
+
+
+def _fatal(failure: Failure) -> MailError:
+    """The error that ends the run; a refused login is told apart, so that the daemon can
+    stop asking with the same credentials."""
+    return LoginRefused(failure.detail) if failure.login else MailError(failure.detail)
 
 
 def settled_status(failure: Failure | None) -> DeliveryStatus:
@@ -255,10 +277,11 @@ def _report(
     sent_now: int = 0,
     dry_run: bool = False,
     would_send: int = 0,
+    unreachable: str | None = None,
 ) -> SendReport:
     rows = storage.deliveries(week)
     counts = _counts(rows)
-    problems = tuple(
+    problems = (() if unreachable is None else (unreachable,)) + tuple(
         f"{row.email}: {_problem(row)}"
         for row in rows
         if row.status in (DeliveryStatus.FAILED, DeliveryStatus.SENDING)

@@ -7,6 +7,7 @@ and resending it on its own could mail the recipient twice.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import smtplib
@@ -58,11 +59,54 @@ def _open(smtp: SmtpSection, password: str | None, context: ssl.SSLContext) -> s
             client.starttls(context=context)
         if smtp.username:
             assert password is not None
-            client.login(smtp.username, password)
+            login(client, smtp.username, password)
     except BaseException:
         client.close()
         raise
     return client
+
+
+# Tried in this order; the first the server offers is used. CRAM-MD5, which smtplib tries
+# first, is left out: feeder logs in only over TLS, where it protects nothing, and it has no
+# agreed encoding for a password outside ASCII.
+MECHANISMS = ("PLAIN", "LOGIN")
+
+
+def login(client: smtplib.SMTP, username: str, password: str) -> None:
+    """AUTH PLAIN (RFC 4616) or LOGIN, with the username and password encoded as UTF-8.
+
+    Done here over `docmd` rather than with `SMTP.login`: smtplib encodes the credentials
+    as ASCII (a password like "pässwörd-密码" raised UnicodeEncodeError), and it tries
+    every mechanism in turn, so one wrong password cost the account several failed logins.
+    Here it is one attempt, with one mechanism. Raises SMTPAuthenticationError when the
+    server refuses the credentials, SMTPResponseException for a 4xx (try again later).
+    """
+    client.ehlo_or_helo_if_needed()
+    offered = client.esmtp_features.get("auth", "").upper().split()
+    mechanism = next((m for m in MECHANISMS if m in offered), None)
+    if mechanism is None:
+        raise _NoMechanism(" ".join(offered))
+    user, secret = username.encode("utf-8"), password.encode("utf-8")
+    if mechanism == "PLAIN":  # no authorisation identity: act as `user`
+        code, reply = client.docmd("AUTH", "PLAIN " + _b64(b"\0" + user + b"\0" + secret))
+        answers = []
+    else:
+        code, reply = client.docmd("AUTH", "LOGIN")
+        answers = [user, secret]  # to the "Username:" and "Password:" challenges, in order
+    while code == 334 and answers:
+        code, reply = client.docmd(_b64(answers.pop(0)))
+    if code == 334:  # it asks for more than the mechanism has: cancel (RFC 4954)
+        client.docmd("*")
+        raise smtplib.SMTPAuthenticationError(code, reply)
+    if code in (235, 503):  # 503: this session is logged in already
+        return
+    if 400 <= code < 500:
+        raise smtplib.SMTPResponseException(code, reply)
+    raise smtplib.SMTPAuthenticationError(code, reply)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 class FailureKind(StrEnum):
@@ -81,6 +125,7 @@ class Failure:
     kind: FailureKind
     detail: str  # the server's reply or the error, for the ledger and the operator
     connection: bool = False  # the connection itself failed, not one recipient
+    login: bool = False  # the server refused the credentials: only new ones can help
 
 
 def diagnose(exc: Exception, smtp: SmtpSection) -> Failure:
@@ -93,7 +138,16 @@ def diagnose(exc: Exception, smtp: SmtpSection) -> Failure:
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         reply = _reply(exc.smtp_code, exc.smtp_error)
         return Failure(
-            FailureKind.FATAL, f"{where} refused the login of {smtp.username!r}: {reply}"
+            FailureKind.FATAL,
+            f"{where} refused the login of {smtp.username!r}: {reply}",
+            login=True,
+        )
+    if isinstance(exc, _NoMechanism):
+        offered = f"it offers only {exc}" if str(exc) else "it offers no AUTH at all"
+        return Failure(
+            FailureKind.FATAL,
+            f"{where} offers no login feeder can use (AUTH {' or '.join(MECHANISMS)}): "
+            f"{offered}; check smtp.host, smtp.security and smtp.username",
         )
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return Failure(
@@ -132,6 +186,10 @@ class _SettingsError(smtplib.SMTPException):
     """connect() refused the settings before talking to the server."""
 
 
+class _NoMechanism(smtplib.SMTPException):
+    """The server offers none of MECHANISMS; the message is the ones it does offer."""
+
+
 class _NoFinalReply(smtplib.SMTPException):
     """The connection failed after the whole message was sent, before the server's answer.
 
@@ -147,13 +205,17 @@ class Session:
         self._factory = factory
         self._client: smtplib.SMTP | None = None
 
-    def send(self, from_addr: str, to_addr: str, data: bytes) -> None:
+    def open(self) -> smtplib.SMTP:
+        """The connection, connected, secured and logged in now if it was not."""
         if self._client is None:
             try:
                 self._client = self._factory()
             except MailError as exc:  # the settings (no password…): nothing was sent
                 raise _SettingsError(str(exc)) from None
-        client = self._client
+        return self._client
+
+    def send(self, from_addr: str, to_addr: str, data: bytes) -> None:
+        client = self.open()
         handed_over = False
         plain_send = client.send
 
@@ -213,6 +275,17 @@ class Pacer:
         self._next = now + self._interval
 
 
+def open_session(
+    session: Session, smtp: SmtpSection, sleep: Callable[[float], None]
+) -> Failure | None:
+    """Connect and log in, retried after BACKOFF while the failure is transient; None if open.
+
+    Called before a recipient's row is claimed, so that a refused login or an unreachable
+    server leaves every row pending, and none in doubt.
+    """
+    return _retried(session.open, session, smtp, sleep)
+
+
 def deliver(
     session: Session,
     pacer: Pacer,
@@ -223,13 +296,26 @@ def deliver(
     sleep: Callable[[float], None],
 ) -> Failure | None:
     """One message, retried after BACKOFF while the failure is transient; None if sent."""
+
+    def attempt() -> None:
+        pacer.wait()
+        session.send(from_addr, to_addr, data)
+
+    return _retried(attempt, session, smtp, sleep)
+
+
+def _retried(
+    attempt: Callable[[], object],
+    session: Session,
+    smtp: SmtpSection,
+    sleep: Callable[[float], None],
+) -> Failure | None:
     failure: Failure | None = None
     for delay in (0.0, *BACKOFF):
         if delay:
             sleep(delay)
-        pacer.wait()
         try:
-            session.send(from_addr, to_addr, data)
+            attempt()
             return None
         except (smtplib.SMTPException, OSError) as exc:
             failure = diagnose(exc, smtp)

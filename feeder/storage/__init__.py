@@ -104,6 +104,10 @@ class Storage(Protocol):
         """Unsubscribe `email`; False if it was not subscribed. The row stays for the ledger."""
         ...
 
+    def is_subscribed(self, email: str) -> bool:
+        """Whether `email` (already normalised) is subscribed now."""
+        ...
+
     def subscribers(self, include_removed: bool = False) -> list[Subscriber]:
         """Subscribers by address; the unsubscribed ones too if asked."""
         ...
@@ -167,10 +171,14 @@ class Storage(Protocol):
         """pending → sending; False if the row was not pending (another run took it)."""
         ...
 
+    def cancel_delivery(self, key: str, email: str, detail: str, now: datetime) -> bool:
+        """pending → cancelled (the recipient unsubscribed); False if the row was not pending."""
+        ...
+
     def settle_delivery(
         self, key: str, email: str, status: DeliveryStatus, detail: str | None, now: datetime
     ) -> None:
-        """Move a row out of 'sending' (or a pending one to 'cancelled')."""
+        """Move a claimed row out of 'sending', to where its attempt left it."""
         ...
 
     def retry_in_doubt(self, key: str, now: datetime) -> int:

@@ -206,10 +206,21 @@ class Ledger(Database):
         )
         return cursor.rowcount == 1
 
+    def cancel_delivery(self, key: str, email: str, detail: str, now: datetime) -> bool:
+        """pending → cancelled (the recipient unsubscribed); False if the row was not pending."""
+        cursor = self.db.execute(
+            """
+            UPDATE deliveries SET status = 'cancelled', detail = :detail, updated_at = :now
+            WHERE issue = :key AND email = :email AND status = 'pending'
+            """,
+            {"key": key, "email": email, "detail": detail, "now": to_db_time(now)},
+        )
+        return cursor.rowcount == 1
+
     def settle_delivery(
         self, key: str, email: str, status: DeliveryStatus, detail: str | None, now: datetime
     ) -> None:
-        """Move a row out of 'sending' (or a pending one to 'cancelled')."""
+        """Move a claimed row out of 'sending', to where its attempt left it."""
         self.db.execute(
             """
             UPDATE deliveries SET status = :status, detail = :detail, updated_at = :now

@@ -40,6 +40,14 @@ class Subscribers(Database):
         )
         return cursor.rowcount > 0
 
+    def is_subscribed(self, email: str) -> bool:
+        """Whether `email` (already normalised) is subscribed now."""
+        row = self.db.execute(
+            "SELECT 1 FROM subscribers WHERE email = :email AND removed_at IS NULL",
+            {"email": email},
+        ).fetchone()
+        return row is not None
+
     def subscribers(self, include_removed: bool = False) -> list[Subscriber]:
         """Subscribers by address; the unsubscribed ones too if asked."""
         rows = self.db.execute(
