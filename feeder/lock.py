@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import LockedError
+from .errors import LockedError, StateError
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ def hold_lock(path: Path, role: str, wait: float = 0.0) -> Iterator[None]:
     stale lock behind; the pid in the file is only there to tell the user who holds it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open_private(path)
     try:
         deadline = time.monotonic() + wait
         while True:
@@ -51,12 +51,34 @@ def hold_lock(path: Path, role: str, wait: float = 0.0) -> Iterator[None]:
         os.close(fd)
 
 
+def _open_private(path: Path) -> int:
+    """Open the lock file for writing, creating it 0600 whatever the umask.
+
+    flock needs no write access: anyone who can open the file, even read-only, can hold
+    the lock and stall every feeder job. An existing file keeps its mode.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # O_CREAT again in case it vanished meanwhile; 0o600 less the umask is no wider.
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        # Exactly 0600: an odd umask such as 0o277 would leave it unopenable for writing.
+        os.fchmod(fd, 0o600)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def holder(path: Path) -> Holder | None:
     """The process holding the lock now, or None if nobody does."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
+    except OSError as exc:  # created 0600 by another user: say so, not a traceback
+        raise StateError(f"{path}: cannot read the lock file: {exc.strerror}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

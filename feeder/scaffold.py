@@ -20,6 +20,8 @@ CONFIG_TEXT = """\
 
 [corpus]
 path = "data/corpus.json"          # your corpus: a JSON array or JSON Lines of articles
+min_year = 1970                    # a record dated before this year is skipped as bad …
+max_year = 2100                    # … and so is one dated after this year
 
 [state]
 path = "data/state.db"             # SQLite state (articles, tags, subscribers, delivery ledger)

@@ -10,6 +10,8 @@ from email.utils import formatdate
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from feeder.errors import FeederError, OutputError
 from feeder.web.serve import FeedServer, etag, make_server, not_modified, start_in_thread
@@ -31,8 +33,13 @@ def root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server(root: Path) -> Iterator[FeedServer]:
-    log: list[str] = []
+def log() -> list[str]:
+    """The lines the `server` fixture logs."""
+    return []
+
+
+@pytest.fixture
+def server(root: Path, log: list[str]) -> Iterator[FeedServer]:
     server = make_server(root, "127.0.0.1", 0, log=log.append)
     start_in_thread(server)
     yield server
@@ -52,6 +59,17 @@ def request(
         return response.status, dict(response.getheaders()), response.read()
     finally:
         conn.close()
+
+
+def raw_request(server: FeedServer, data: bytes) -> bytes:
+    """Send `data` as it is (http.client refuses control characters) and read the answer."""
+    host, port = server.server_address[:2]
+    with socket.create_connection((str(host), port), timeout=10) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @pytest.mark.parametrize(
@@ -207,3 +225,85 @@ def test_each_request_is_logged_once(root: Path) -> None:
     assert len(log) == 2
     assert '"GET /feeds.opml HTTP/1.1" 200' in log[0]
     assert '"GET /nope HTTP/1.1" 404' in log[1]
+
+
+def test_control_characters_in_a_request_line_are_escaped_in_its_one_log_line(
+    server: FeedServer, log: list[str]
+) -> None:
+    # Red text, cursor up, erase the line, a bell, a carriage return: what would let a client
+    # recolour or rewrite the operator's terminal. Served (the query is ignored), so logged
+    # once. The CR stands between spaces to keep the request line three words long.
+    line = b"GET /feeds.opml?q=\x1b[31mred\x1b[0m\x1b[1A\x1b[2K\x07 \r HTTP/1.1"
+    answer = raw_request(server, line + b"\r\nConnection: close\r\n\r\n")
+
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert len(log) == 1
+    escaped = r"/feeds.opml?q=\x1b[31mred\x1b[0m\x1b[1A\x1b[2K\x07 \r HTTP/1.1"
+    assert f'"GET {escaped}" 200' in log[0]
+    assert log[0].isprintable()
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        # Malformed: a 400, logged twice (the error, then the request line as received).
+        (b"\x1b]0;owned\x07\rGET / HTTP/1.1 extra\r\n\r\n", b"400"),
+        (b"GET /\x1b[2J\x9b\x90 HTTP/1.1\r\nConnection: close\r\n\r\n", b"404"),  # C1 too
+        # The request line is read as Latin-1: the UTF-8 of U+202E arrives as "â\x80®".
+        (b"GET /\xe2\x80\xae\x7f\x00 HTTP/1.1\r\nConnection: close\r\n\r\n", b"404"),
+    ],
+    ids=["bad-request", "not-found", "del-nul-and-utf8"],
+)
+def test_no_log_line_carries_a_control_character(
+    server: FeedServer, log: list[str], data: bytes, status: bytes
+) -> None:
+    answer = raw_request(server, data)
+
+    assert status in answer
+    assert log
+    for line in log:
+        assert line.isprintable(), line
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        "Sun, 06 Nov 99999999999 08:49:37 GMT",  # the year overflows a C int
+        "Sun, 06 Nov " + "9" * 5000 + " 08:49:37 GMT",  # more digits than int() takes
+        "Sun, 06 Nov 1994 08:49:37 +99999999999999999999",  # the offset overflows
+        "Sun, 06 Nov 1994 08:49:37 -9999",  # an offset of days
+        "Sun, 06 Nov 1994 99:99:99 GMT",
+    ],
+)
+def test_an_impossible_if_modified_since_is_ignored(
+    server: FeedServer,
+    log: list[str],
+    root: Path,
+    date: str,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    status, _, body = request(server, "/feeds.opml", headers={"If-Modified-Since": date})
+
+    assert (status, body) == (200, (root / "feeds.opml").read_bytes())
+    assert len(log) == 1 and '"GET /feeds.opml HTTP/1.1" 200' in log[0]
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def http_dates() -> st.SearchStrategy[str]:
+    """Dates shaped like RFC 9110's, every number anywhere from 0 to far past any C type."""
+    number = st.integers(0, 10**30)
+    return st.builds(
+        "Sun, {} {} {} {}:{}:{} {}".format,
+        number,
+        st.sampled_from(["Jan", "Nov", "Dec"]),
+        number,
+        number,
+        number,
+        number,
+        st.one_of(st.sampled_from(["GMT", "UTC", "-0000"]), st.integers().map("{:+05d}".format)),
+    )
+
+
+@given(st.one_of(http_dates(), st.text()))
+def test_any_if_modified_since_text_gives_a_decision(text: str) -> None:
+    assert not_modified('"tag"', 1_770_000_000, None, text) in (True, False)

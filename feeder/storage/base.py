@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,26 @@ def from_db_time(text: str, tz: ZoneInfo) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).astimezone(tz)
 
 
+def _create_private(path: Path) -> None:
+    """Create the state file empty and readable by its owner only, unless it exists.
+
+    It holds the subscribers' addresses, and SQLite would create it 0644 less the umask.
+    SQLite gives its rollback journal the database file's mode, so the journal is private
+    too. An existing file keeps the mode its operator gave it. An empty file is a valid
+    empty database, so a crash right after this leaves nothing to repair.
+    """
+    try:
+        # Where SQLite will open it: it follows a symlink, even a dangling one.
+        fd = os.open(path.resolve(), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        # Exactly 0600: an odd umask such as 0o277 would otherwise leave it unwritable.
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 class Database:
     """One open state file. Datetimes go in aware and come out in the display zone `tz`."""
 
@@ -37,6 +58,7 @@ class Database:
         """Open (creating it and its folder if needed) and upgrade the state file in place."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
             db = sqlite3.connect(path, isolation_level=None, timeout=30)
             db.execute("PRAGMA foreign_keys = ON")
             # Takes effect only on a new file: a typical article (6 KB of UTF-8) then fits

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ..errors import FeederError, OutputError
+from ..text import printable
 
 CONTENT_TYPES = {
     ".atom": "application/atom+xml; charset=utf-8",
@@ -127,7 +128,9 @@ def not_modified(
     if if_modified_since is not None:
         try:
             since = parsedate_to_datetime(if_modified_since)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
+            # Unparseable or out of range (a year of 99999999999 overflows a C int): the
+            # RFC says to ignore an invalid date, so the response is a full one.
             return False
         if since.tzinfo is None:
             return False
@@ -190,4 +193,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(text)
 
     def log_message(self, format: str, *args: object) -> None:
-        self.server.log(f"{self.address_string()} {format % args}")
+        # The request line is the client's text: unescaped, an ESC sequence recolours or
+        # clears the operator's terminal and a CR overwrites the line with forged text.
+        self.server.log(printable(f"{self.address_string()} {format % args}"))
