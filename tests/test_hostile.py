@@ -176,7 +176,6 @@ def defanged(corpus: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-
 def check_feed(data: bytes, name: str) -> list[str]:
     root = ET.fromstring(data)  # well-formed XML, or this raises
     skeleton = []
