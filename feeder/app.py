@@ -208,9 +208,11 @@ class Feeder:
         resume = plan.resume
         # A resumed read meets a few ids: look them up one by one instead of loading all.
         known = storage.known_digests() if resume is None else FirstLookups(storage.digest_of)
-        job = Job(path, config.schedule.timezone, config.taxonomy.path, known, force)
+        job = Job(
+            path, config.schedule.timezone, config.taxonomy.path, known, force, config.corpus.years
+        )
         with storage.transaction():
-            result = ingest(storage, job, now, resume=resume, progress=progress)
+            result = ingest(storage, job, now, resume=resume, progress=progress, warn=warn)
             for skipped in result.skipped:
                 warn(skipped.describe(path))
             for ident in result.duplicates:
@@ -404,7 +406,9 @@ class Feeder:
         """Tag the articles of a corpus file (default: the configured one); no state is read."""
         chosen = self.taxonomy if taxonomy is None else load_taxonomy(taxonomy)
         classifier = Classifier(chosen)
-        articles = read_articles(corpus or self.config.corpus.path, self.config.tz, warn)
+        articles = read_articles(
+            corpus or self.config.corpus.path, self.config.tz, warn, self.config.corpus.years
+        )
         verdicts = ((article, classifier.classify_article(article)) for article in articles)
         return Classified(chosen, verdicts)
 
@@ -422,5 +426,7 @@ class Feeder:
         wanted = load_labels(labels)
         for problem in check_labels(wanted, tags):
             warn(f"{labels}: {problem}")
-        articles = read_articles(corpus or self.config.corpus.path, self.config.tz, warn)
+        articles = read_articles(
+            corpus or self.config.corpus.path, self.config.tz, warn, self.config.corpus.years
+        )
         return evaluate(Classifier(chosen).classify_article, articles, wanted, tags)

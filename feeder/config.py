@@ -29,6 +29,11 @@ class CorpusSection:
     min_year: int = 1970  # a record dated before this year is skipped as bad …
     max_year: int = 2100  # … and so is one dated after this year
 
+    @property
+    def years(self) -> tuple[int, int]:
+        """The years an article may be dated in, both included."""
+        return (self.min_year, self.max_year)
+
 
 @dataclass(frozen=True)
 class StateSection:

@@ -32,13 +32,17 @@ def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     names = [row.split(" | ")[0].lstrip("| ") for row in rows[1:]]
     assert names == [
         "bare streaming parse (ijson), the baseline",
+        "parse with limits, JSON array (records and digests)",
+        "what the limits cost, JSON array (÷ the same without them)",
+        "parse with limits, JSON Lines (records and digests)",
+        "what the limits cost, JSON Lines (÷ the same without them)",
         "cold poll: wall time",
         "cold poll ÷ baseline",
         "cold poll: peak RSS (largest process)",
         "unchanged re-poll, whole process",
         "re-poll after appending 100, JSON array",
         "re-poll after appending 100, JSON Lines",
-        "classification throughput",
+        "classification throughput (characters read)",
         "render one newsletter week of 500 articles",
     ]
     # The synthetic corpus is deterministic: the same N gives the same bytes.

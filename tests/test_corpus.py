@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from feeder.errors import CorpusError
-from feeder.ingest.corpus import Skipped, read_articles, scan
+from feeder.ingest import corpus
+from feeder.ingest.corpus import Record, Skipped, digest, read_articles, read_records, scan
 from feeder.ingest.normalise import clean_text, clean_url, find_credits, parse_time
 
 from .conftest import SEED_CORPUS, record
@@ -200,3 +201,33 @@ def test_memory_does_not_hold_the_whole_corpus(tmp_path: Path) -> None:
     articles = scan(path, TZ, progress=read.append)
     next(articles)
     assert sum(read) < path.stat().st_size / 10
+
+
+@pytest.mark.parametrize("ascii_only", [False, True], ids=["utf-8", "escaped"])
+def test_a_chunk_may_end_anywhere_in_a_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ascii_only: bool
+) -> None:
+    # The array reader decodes what it has read so far and reads on where a record is cut:
+    # inside a string, an escape (\u5b57, a surrogate pair), a number or a literal.
+    records: list[object] = [
+        1234567,  # not a record, but it must not be read as 123 and 4567
+        {**record("a", title='表情\U0001f600 \\ "引号"'), "n": -12.5e3, "b": [True, False, None]},
+        {**record("b", content="字" * 50), "big": 12345678901234567890, "e": 1e-7, "o": {"k": []}},
+        # A lone surrogate can only travel escaped ("\ud83d").
+        {**record("c", title="\ud83d 半个表情" if ascii_only else "半个表情")},
+    ]
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(records, ensure_ascii=ascii_only, indent=1), encoding="utf-8")
+    expected = [
+        (n, r["文章标识符aid"], digest(r)) if isinstance(r, dict) else (n, None, "a number")
+        for n, r in enumerate(records, 1)
+    ]
+    for chunk in (1, 2, 3, 5, 7, 64, corpus.CHUNK):
+        monkeypatch.setattr(corpus, "CHUNK", chunk)
+        got = [
+            (r.position, r.id, r.digest)
+            if isinstance(r, Record)
+            else (r.position, r.id, r.reason.rpartition(" but ")[2])
+            for r in read_records(path)
+        ]
+        assert got == expected, chunk

@@ -188,3 +188,20 @@ def test_an_idle_daemon_never_blocks_the_operator(make_site: Callable[..., Site]
     finally:
         assert daemon.stop() == 0
     assert "Traceback" not in daemon.text()
+
+
+def test_the_years_an_article_may_carry_come_from_the_config(
+    make_site: Callable[..., Site],
+) -> None:
+    corpus = [record("now"), record("early", time="1999/12/31"), record("far", time="0001/1/1")]
+    site = make_site(corpus)
+    text = site.config_path.read_text(encoding="utf-8")
+    site.config_path.write_text(
+        text.replace('path = "data/corpus.json"', 'path = "data/corpus.json"\nmin_year = 2000'),
+        encoding="utf-8",
+    )
+    code, out, err = cli(site, "poll")
+    assert (code, out) == (0, "1 new, 0 updated, 0 unchanged, 2 skipped\n")
+    assert "year 1999 is outside 2000–2100" in err and "year 1 is outside 2000–2100" in err
+    code, out, _ = cli(site, "classify")
+    assert code == 0 and [line.split("\t")[0] for line in out.splitlines()] == ["now"]

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..model import Article
-from ..text import NOT_XML, one_line, web_url
+from ..text import NOT_XML, one_line, shorten, web_url
 
 # The seed corpus's field names.
 ID, TITLE, URL, TIME, ACCOUNT, CONTENT = (
@@ -27,12 +27,19 @@ ID, TITLE, URL, TIME, ACCOUNT, CONTENT = (
 
 FIELDS = (ID, TITLE, URL, TIME, ACCOUNT, CONTENT)
 
+# The years an article may be dated in (inclusive, in the configured time zone). Outside
+# them a date is a placeholder ("0001/1/1") or a mistake, and near Python's own limits
+# (years 1 and 9999) every later step that converts it would overflow.
+YEARS = (1970, 2100)
+
 
 class BadRecord(ValueError):
     """A record's field is missing or invalid; the message names the field."""
 
 
-def normalise(raw: dict[str, Any], ident: str, tz: ZoneInfo) -> Article:
+def normalise(
+    raw: dict[str, Any], ident: str, tz: ZoneInfo, years: tuple[int, int] = YEARS
+) -> Article:
     """Build an Article from one record of the seed schema; BadRecord names the bad field."""
     title = clean_line(_text_field(raw, TITLE, required=True))
     if not title:
@@ -43,7 +50,7 @@ def normalise(raw: dict[str, Any], ident: str, tz: ZoneInfo) -> Article:
         id=ident,
         title=title,
         url=clean_url(_text_field(raw, URL)),
-        published=parse_time(_text_field(raw, TIME, required=True), tz),
+        published=parse_time(_text_field(raw, TIME, required=True), tz, years),
         account=clean_line(_text_field(raw, ACCOUNT)),
         content=content,
         source=credits.get("来源"),
@@ -130,17 +137,33 @@ _DATE = re.compile(r"(\d{4})[/\-.](\d{1,2})[/\-.](\d{1,2})(?:[ T](\d{1,2}):(\d{2
 
 
 @functools.lru_cache(maxsize=4096)  # a corpus has far fewer distinct dates than articles
-def parse_time(text: str, tz: ZoneInfo) -> datetime:
-    """`2026/2/5` is that day at 00:00 in `tz`; ISO 8601 with an offset keeps its instant."""
+def parse_time(text: str, tz: ZoneInfo, years: tuple[int, int] = YEARS) -> datetime:
+    """`2026/2/5` is that day at 00:00 in `tz`; ISO 8601 with an offset keeps its instant.
+
+    BadRecord if the text is no date, or its year in `tz` is outside `years` (inclusive).
+    """
     text = text.strip()
+    shown = f"{TIME}={shorten(text, 40)!r}"
+    first, last = years
+    # A year's margin either way until the date is in `tz`: enough for any offset, and
+    # it keeps the conversion clear of Python's limits (years 1 and 9999), where it
+    # would overflow.
+    low, high = first - 1, last + 1
     match = _DATE.fullmatch(text)
+    parsed: datetime | None = None
     try:
         if match:
             year, month, day, hour, minute, second = (int(p) if p else 0 for p in match.groups())
-            return datetime(year, month, day, hour, minute, second, tzinfo=tz)
-        parsed = datetime.fromisoformat(text)
+            if low <= year <= high:
+                parsed = datetime(year, month, day, hour, minute, second)
+        else:
+            parsed = datetime.fromisoformat(text)
+            year = parsed.year
     except ValueError:
-        raise BadRecord(f"unreadable date {TIME}={text!r} (expected e.g. 2026/2/5)") from None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=tz)
-    return parsed.astimezone(tz)
+        raise BadRecord(f"unreadable date {shown} (expected e.g. 2026/2/5)") from None
+    if parsed is not None and low <= year <= high:
+        moment = parsed.replace(tzinfo=tz) if parsed.tzinfo is None else parsed.astimezone(tz)
+        if first <= moment.year <= last:
+            return moment
+        year = moment.year
+    raise BadRecord(f"{shown}: year {year} is outside {first}–{last}")

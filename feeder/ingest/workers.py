@@ -23,10 +23,12 @@ from zoneinfo import ZoneInfo
 
 from ..classify import Classifier, load_taxonomy
 from ..errors import CorpusError
+from ..faults import crash_point
 from ..model import Article, ArticleRow, Change, WriteMode
 from ..storage import Storage, article_row
+from ..text import shorten
 from .corpus import Part, Record, Skipped, Tail, read_records, split, to_article
-from .normalise import BadRecord
+from .normalise import YEARS, BadRecord
 from .plan import decide, write_mode
 
 # Below this size a file is read in this process: starting workers costs more than it saves.
@@ -44,6 +46,7 @@ class Job:
     taxonomy: Path
     known: Mapping[str, str]  # stored digests by id, as before this poll
     force: bool  # normalise and classify even records whose digest is unchanged
+    years: tuple[int, int] = YEARS  # an article dated outside these years is skipped
 
 
 # Items travel between processes in bulk: named tuples, which pickle cheaply, where
@@ -63,6 +66,12 @@ class Changed(NamedTuple):
     position: int
     change: str  # a Change's value: new, updated (or unchanged, when forced)
     row: ArticleRow
+
+
+class Crashed(NamedTuple):
+    """How a worker ends on an exception that is not a CorpusError: a bug, to be shown."""
+
+    error: str  # the exception's type and message
 
 
 @dataclass
@@ -88,21 +97,33 @@ def ingest(
     *,
     resume: Part | None = None,
     progress: Callable[[int], None] | None = None,
+    warn: Callable[[str], None] = lambda _message: None,
 ) -> IngestResult:
     """Bring the store's articles and tags up to date with the corpus, inside the caller's
-    transaction. CorpusError if the file cannot be read; the caller then rolls back."""
+    transaction. CorpusError if the file cannot be read; the caller then rolls back.
+
+    `warn` hears of a worker process that died (killed, say) or met a bug: its part, and
+    with it the whole file, is then read again in this process.
+    """
     if resume is not None:
         return _Writer(store, job, now).run_here(resume, progress)
-    size = job.path.stat().st_size
+    try:
+        size = job.path.stat().st_size
+    except OSError as exc:
+        raise CorpusError(f"{job.path}: cannot read corpus: {exc.strerror}") from None
     parts = split(job.path, WORKERS) if size >= PARALLEL_MIN_BYTES and _cores() > 1 else []
     if len(parts) > 1:
         try:
             with store.savepoint("parallel_ingest"):
                 return _Writer(store, job, now).run_workers(parts, progress)
+        except _WorkerFailed as failed:
+            warn(f"{failed}; reading the whole file again in this process")
         except _PartFailed:
             # A cut inside a nested object, or a file that is really broken: read it
             # whole, which either works or names the real problem with its position.
             pass
+    # The reader cannot crash the process on any input (see corpus.py), so reading here
+    # is safe whatever made a worker fail.
     return _Writer(store, job, now).run_here(Part(), progress)
 
 
@@ -139,7 +160,7 @@ def read_part(
     job: Job, part: Part, progress: Callable[[int], None] | None
 ) -> Generator[PartItem, None, Tail]:
     """Each record of the part as Skipped, Seen or Changed; returns its Tail at the end."""
-    tz = ZoneInfo(job.timezone)
+    tz, years = ZoneInfo(job.timezone), job.years
     classifier = Classifier(load_taxonomy(job.taxonomy))
     records = read_records(job.path, part, progress)
     while True:
@@ -155,7 +176,7 @@ def read_part(
             yield Seen(record.position, record.id)
             continue
         try:
-            article = to_article(record, tz)
+            article = to_article(record, tz, years)
         except BadRecord as exc:
             yield Skipped(record.position, record.id, str(exc))
             continue
@@ -188,11 +209,15 @@ def _worker(job: Job, part: Part, conn: Connection) -> None:
             if len(batch) >= BATCH:
                 conn.send((batch, read, None))
                 batch, read = [], 0
+                crash_point("ingest-batch-sent")  # a worker killed mid-part, for the tests
     except CorpusError as exc:
         with contextlib.suppress(OSError):
             conn.send(([], read, str(exc)))
     except OSError:
         pass  # the poll is gone (killed, or gave up on this part): nobody to tell
+    except Exception as exc:  # a bug: the poll says so, and reads the part itself
+        with contextlib.suppress(OSError):
+            conn.send(([], read, Crashed(shorten(f"{type(exc).__name__}: {exc}", 200))))
     finally:
         conn.close()
 
@@ -212,6 +237,10 @@ def _start(process: multiprocessing.process.BaseProcess) -> None:
 
 class _PartFailed(Exception):
     """A part could not be read on its own."""
+
+
+class _WorkerFailed(_PartFailed):
+    """A worker process died (killed, crashed) or met a bug: worth a warning."""
 
 
 class _Writer:
@@ -265,14 +294,18 @@ class _Writer:
                     index = readers[conn]
                     try:
                         batch, read, end = conn.recv()
-                    except EOFError:
-                        raise _PartFailed(f"part {index}: worker ended early") from None
+                    except (EOFError, OSError):
+                        how = _how_it_ended(processes[index])
+                        raise _WorkerFailed(_failed(self.job.path, parts[index], how)) from None
                     if progress is not None and read:
                         progress(read)
                     for item in batch:
                         self.take(index, item)
                     if isinstance(end, str):
                         raise _PartFailed(end)
+                    if isinstance(end, Crashed):
+                        how = f"failed: {end.error}"
+                        raise _WorkerFailed(_failed(self.job.path, parts[index], how))
                     if isinstance(end, Tail):
                         self.finish_part(index, end)
                         del readers[conn]
@@ -347,7 +380,7 @@ class _Writer:
         for record in _records(self.job.path):
             if record.id in self.duplicates:
                 with contextlib.suppress(BadRecord):
-                    winners[record.id] = (record, to_article(record, tz))
+                    winners[record.id] = (record, to_article(record, tz, self.job.years))
         classifier = Classifier(load_taxonomy(self.job.taxonomy))
         rows, modes = [], []
         for ident, (record, article) in winners.items():
@@ -357,6 +390,26 @@ class _Writer:
             # An overwrite either way: an earlier record of the id may have been stored.
             modes.append(write_mode(change, again=True))
         self.store.put_articles(rows, self.now, modes)
+
+
+def _how_it_ended(process: multiprocessing.process.BaseProcess) -> str:
+    """How a worker that closed its pipe without a word ended: killed, or crashed."""
+    process.join(timeout=5)  # its pipe closed as it died; the exit status follows at once
+    code = process.exitcode
+    if code is None:
+        return "closed its pipe"
+    if code < 0:
+        try:
+            return f"ended with signal {-code} ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"ended with signal {-code}"
+    return f"ended with exit status {code}"
+
+
+def _failed(path: Path, part: Part, how: str) -> str:
+    """One line on a part whose worker failed: which bytes of the corpus, and how."""
+    where = f"{part.start}–{part.end}" if part.end is not None else f"{part.start} to the end"
+    return f"{path}: reading bytes {where} failed: worker {how}"
 
 
 def _records(path: Path) -> Iterator[Record]:
