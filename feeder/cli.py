@@ -442,7 +442,7 @@ def subscribers_list(ctx: Context, everyone: bool, as_json: bool) -> None:
 @pass_ctx
 @reports_errors
 def subscribers_import(ctx: Context, file: str) -> None:
-    """Subscribe every address in FILE: one a line, `addr` or `Name <addr>`.
+    """Subscribe every address in FILE: `addr` or `Name <addr>`, several a line with commas.
 
     Blank lines and lines starting with # are skipped. A bad line is reported with its
     number and the others are still imported.

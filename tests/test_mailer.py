@@ -195,15 +195,22 @@ def test_import_reports_bad_lines_by_number_and_keeps_the_good_ones(
     path = tmp_path / "list.txt"
     path.write_text(
         "\ufeff# readers\nann@example.org\n\nnot-an-address\n张三 <zhang@example.org>\n"
-        "bo@example.org\nann@\n",
+        "bo@example.org\nann@\nAlice <alice@example.org>, cy@example.org\n"
+        "dee@example.org eve@example.org\n",
         encoding="utf-8",
     )
     report = import_subscribers(news.store, path, now=NEWS_POLL)
-    assert (report.added, report.already) == (2, 1)
-    assert [number for number, _ in report.bad] == [4, 7]
+    assert (report.added, report.already) == (4, 1)
+    assert [number for number, _ in report.bad] == [4, 7, 9]  # 9: two addresses, no comma
     assert "not-an-address" in report.bad[0][1]
     people = {s.email: s.name for s in news.store.subscribers()}
-    assert people == {"ann@example.org": "", "bo@example.org": "", "zhang@example.org": "张三"}
+    assert people == {
+        "ann@example.org": "",
+        "bo@example.org": "",
+        "zhang@example.org": "张三",
+        "alice@example.org": "Alice",  # both people of one line, none dropped
+        "cy@example.org": "",
+    }
 
 
 def test_cli_manages_subscribers(news: NewsState, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parseaddr
+from email.utils import getaddresses
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
@@ -56,7 +56,7 @@ class ImportReport:
 
 
 def import_subscribers(storage: Storage, path: Path, *, now: datetime) -> ImportReport:
-    """Subscribe every address in a file, one a line (`addr` or `Name <addr>`).
+    """Subscribe every address in a file (`addr` or `Name <addr>`, several a line with commas).
 
     Blank lines and lines starting with # are ignored. A bad line is reported by number
     and the good ones are still imported, all in one transaction.
@@ -78,14 +78,19 @@ def _import_lines(storage: Storage, lines: Iterable[str], now: datetime) -> Impo
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
-            name, address = parseaddr(line) if "<" in line else ("", line)
+            # A line may name several people ("Alice <a@x.org>, bob@y.org"): all of them are
+            # subscribed, or, if one cannot be read, none and the line is reported.
             try:
-                email = normalise_address(address or line)
+                people = [
+                    (" ".join(name.split()), normalise_address(address or line))
+                    for name, address in getaddresses([line])
+                ]
             except MailError as exc:
                 bad.append((number, str(exc)))
                 continue
-            if storage.add_subscriber(email, " ".join(name.split()), now):
-                added += 1
-            else:
-                already += 1
+            for name, email in people:
+                if storage.add_subscriber(email, name, now):
+                    added += 1
+                else:
+                    already += 1
     return ImportReport(added, already, tuple(bad))
