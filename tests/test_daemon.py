@@ -147,18 +147,24 @@ def test_daemon_polls_refuses_a_second_and_stops_on_sigterm(daemon_site: Site) -
     assert "poll: 1 new, 0 updated, 54 unchanged, 0 skipped" in log
 
 
+def due_site(make_site: Callable[..., Site], port: int, smtp: str = "") -> Site:
+    """A site whose last Monday-08:00 slot has passed with articles in its week, polling
+    every second and mailing to the SMTP server on 127.0.0.1:`port` (`smtp`: more keys)."""
+    return make_site(
+        due_week_records(),
+        extra=(
+            '[schedule]\npoll_seconds = 1\nnewsletter_cron = "0 8 * * mon"\n'
+            f'[smtp]\nhost = "127.0.0.1"\nport = {port}\ntimeout = 5\n' + smtp
+        ),
+    )
+
+
 def test_a_missed_slot_is_sent_once_and_not_again_after_a_restart(
     make_site: Callable[..., Site],
 ) -> None:
     # The last Monday 08:00 has passed; its issue is the week before it. Put articles there.
     with SMTPDFix("127.0.0.1") as smtpd:
-        site = make_site(
-            due_week_records(),
-            extra=(
-                '[schedule]\npoll_seconds = 1\nnewsletter_cron = "0 8 * * mon"\n'
-                f'[smtp]\nhost = "127.0.0.1"\nport = {smtpd.port}\ntimeout = 5\n'
-            ),
-        )
+        site = due_site(make_site, smtpd.port)
         for email in ("a@example.org", "b@example.org"):
             subprocess.run(
                 [
@@ -226,13 +232,7 @@ def test_a_week_noted_as_nobody_subscribed_is_sent_once_someone_subscribes(
     make_site: Callable[..., Site],
 ) -> None:
     with SMTPDFix("127.0.0.1") as smtpd:
-        site = make_site(
-            due_week_records(),
-            extra=(
-                '[schedule]\npoll_seconds = 1\nnewsletter_cron = "0 8 * * mon"\n'
-                f'[smtp]\nhost = "127.0.0.1"\nport = {smtpd.port}\ntimeout = 5\n'
-            ),
-        )
+        site = due_site(make_site, smtpd.port)
         daemon = Running(site)
         try:
             assert wait_for(lambda: "nobody is subscribed yet" in daemon.text()), daemon.text()
@@ -257,14 +257,7 @@ def test_a_refused_login_pauses_sends_and_polls_go_on(
     make_site: Callable[..., Site], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with auth_mailbox(tmp_path, monkeypatch, "starttls", NON_ASCII_PASSWORD) as smtpd:
-        site = make_site(
-            due_week_records(),
-            extra=(
-                '[schedule]\npoll_seconds = 1\nnewsletter_cron = "0 8 * * mon"\n'
-                f'[smtp]\nhost = "127.0.0.1"\nport = {smtpd.port}\ntimeout = 5\n'
-                'security = "starttls"\nusername = "feeder"\n'
-            ),
-        )
+        site = due_site(make_site, smtpd.port, 'security = "starttls"\nusername = "feeder"\n')
         for email in ("a@example.org", "b@example.org"):
             assert feeder_cli(site, "subscribers", "add", email).returncode == 0
         monkeypatch.setenv(PASSWORD_ENV, "wrong-密码")  # the daemon inherits the environment
