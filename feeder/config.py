@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
-from .schedule import YEARS, cron_trigger
+from .schedule import ARTICLE_YEARS, CALENDAR_YEARS, cron_trigger
 
 ENV_VAR = "FEEDER_CONFIG"
 DEFAULT_NAME = "feeder.toml"
@@ -26,8 +26,8 @@ DEFAULT_TEMPLATES = PACKAGED / "templates"
 @dataclass(frozen=True)
 class CorpusSection:
     path: Path = Path("data/corpus.json")  # the corpus file, a JSON array or JSON Lines
-    min_year: int = 1970  # a record dated before this year is skipped as bad …
-    max_year: int = 2100  # … and so is one dated after this year
+    min_year: int = ARTICLE_YEARS[0]  # a record dated before this year is skipped as bad …
+    max_year: int = ARTICLE_YEARS[1]  # … and so is one dated after this year
 
     @property
     def years(self) -> tuple[int, int]:
@@ -216,8 +216,8 @@ def _section(cls: type, name: str, table: dict[str, Any], base_dir: Path, where:
 # Every number's range, (least, most), both included: a value outside is a mistake, and a
 # huge one would otherwise overflow deep inside a library.
 RANGES: dict[tuple[str, str], tuple[float, float]] = {
-    ("corpus", "min_year"): YEARS,
-    ("corpus", "max_year"): YEARS,
+    ("corpus", "min_year"): CALENDAR_YEARS,
+    ("corpus", "max_year"): CALENDAR_YEARS,
     ("output", "max_entries"): (1, 10_000),
     ("schedule", "poll_seconds"): (1, 7 * 86_400),
     ("smtp", "port"): (1, 65_535),

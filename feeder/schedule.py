@@ -19,7 +19,10 @@ from .errors import ConfigError
 
 # The years feeder computes weeks in: wide enough for any corpus, narrow enough that no week
 # arithmetic (the next Monday, the week before) can leave the calendar datetime supports.
-YEARS = (1900, 2999)
+CALENDAR_YEARS = (1900, 2999)
+# The years an article may be dated in by default (corpus.min_year, corpus.max_year): outside
+# them a date is a placeholder ("0001/1/1") or a mistake.
+ARTICLE_YEARS = (1970, 2100)
 _WEEK_KEY = re.compile(r"(\d{4})-W(\d{2})\Z")
 # How far back to look for the latest cron slot, widening until one is found.
 _LOOKBACK = (timedelta(days=1), timedelta(days=8), timedelta(days=32), timedelta(days=367))
@@ -33,8 +36,9 @@ def parse_week_key(key: str) -> tuple[int, int]:
     if match is None:
         raise ValueError(f"{key!r} is not an ISO week like 2026-W05")
     year, week = int(match[1]), int(match[2])
-    if not YEARS[0] <= year <= YEARS[1]:
-        raise ValueError(f"{key!r}: feeder handles the years {YEARS[0]}–{YEARS[1]}")
+    first, last = CALENDAR_YEARS
+    if not first <= year <= last:
+        raise ValueError(f"{key!r}: feeder handles the years {first}–{last}")
     try:
         date.fromisocalendar(year, week, 1)
     except ValueError:

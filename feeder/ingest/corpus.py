@@ -24,8 +24,9 @@ from zoneinfo import ZoneInfo
 
 from ..errors import CorpusError
 from ..model import Article, CorpusFormat
+from ..schedule import ARTICLE_YEARS
 from ..text import shorten
-from .normalise import FIELDS, ID, YEARS, BadRecord, clean_line, kind_of, normalise
+from .normalise import FIELDS, ID, BadRecord, clean_line, kind_of, normalise
 
 CHUNK = 1 << 16
 
@@ -147,7 +148,7 @@ def read_records(
         return (yield from _read_lines(path, f, part, progress))
 
 
-def to_article(record: Record, tz: ZoneInfo, years: tuple[int, int] = YEARS) -> Article:
+def to_article(record: Record, tz: ZoneInfo, years: tuple[int, int] = ARTICLE_YEARS) -> Article:
     """Normalise a record; BadRecord names the field that is wrong."""
     return normalise(record.raw, record.id, tz, years)
 
@@ -159,7 +160,7 @@ def scan(
     start: int = 0,
     start_line: int = 0,
     progress: Callable[[int], None] | None = None,
-    years: tuple[int, int] = YEARS,
+    years: tuple[int, int] = ARTICLE_YEARS,
 ) -> Generator[Article | Skipped, None, Tail]:
     """Yield each record as an Article or a Skipped, in file order; see read_records()."""
     records = read_records(path, Part(start, first_number=start_line), progress)
@@ -181,7 +182,7 @@ def read_articles(
     path: Path,
     tz: ZoneInfo,
     warn: Callable[[str], None] = lambda _msg: None,
-    years: tuple[int, int] = YEARS,
+    years: tuple[int, int] = ARTICLE_YEARS,
 ) -> Iterator[Article]:
     """The articles of a corpus file; each skipped record is reported through `warn`."""
     for item in scan(path, tz, years=years):

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..model import Article
+from ..schedule import ARTICLE_YEARS
 from ..text import NOT_XML, one_line, shorten, web_url
 
 # The seed corpus's field names.
@@ -27,18 +28,13 @@ ID, TITLE, URL, TIME, ACCOUNT, CONTENT = (
 
 FIELDS = (ID, TITLE, URL, TIME, ACCOUNT, CONTENT)
 
-# The years an article may be dated in (inclusive, in the configured time zone). Outside
-# them a date is a placeholder ("0001/1/1") or a mistake, and near Python's own limits
-# (years 1 and 9999) every later step that converts it would overflow.
-YEARS = (1970, 2100)
-
 
 class BadRecord(ValueError):
     """A record's field is missing or invalid; the message names the field."""
 
 
 def normalise(
-    raw: dict[str, Any], ident: str, tz: ZoneInfo, years: tuple[int, int] = YEARS
+    raw: dict[str, Any], ident: str, tz: ZoneInfo, years: tuple[int, int] = ARTICLE_YEARS
 ) -> Article:
     """Build an Article from one record of the seed schema; BadRecord names the bad field."""
     title = clean_line(_text_field(raw, TITLE, required=True))
@@ -137,7 +133,7 @@ _DATE = re.compile(r"(\d{4})[/\-.](\d{1,2})[/\-.](\d{1,2})(?:[ T](\d{1,2}):(\d{2
 
 
 @functools.lru_cache(maxsize=4096)  # a corpus has far fewer distinct dates than articles
-def parse_time(text: str, tz: ZoneInfo, years: tuple[int, int] = YEARS) -> datetime:
+def parse_time(text: str, tz: ZoneInfo, years: tuple[int, int] = ARTICLE_YEARS) -> datetime:
     """`2026/2/5` is that day at 00:00 in `tz`; ISO 8601 with an offset keeps its instant.
 
     BadRecord if the text is no date, or its year in `tz` is outside `years` (inclusive).

@@ -25,10 +25,11 @@ from ..classify import Classifier, load_taxonomy
 from ..errors import CorpusError
 from ..faults import crash_point
 from ..model import Article, ArticleRow, Change, WriteMode
+from ..schedule import ARTICLE_YEARS
 from ..storage import Storage, article_row
 from ..text import shorten
 from .corpus import Part, Record, Skipped, Tail, read_records, split, to_article
-from .normalise import YEARS, BadRecord
+from .normalise import BadRecord
 from .plan import decide, write_mode
 
 # Below this size a file is read in this process: starting workers costs more than it saves.
@@ -46,7 +47,7 @@ class Job:
     taxonomy: Path
     known: Mapping[str, str]  # stored digests by id, as before this poll
     force: bool  # normalise and classify even records whose digest is unchanged
-    years: tuple[int, int] = YEARS  # an article dated outside these years is skipped
+    years: tuple[int, int] = ARTICLE_YEARS  # an article dated outside these years is skipped
 
 
 # Items travel between processes in bulk: named tuples, which pickle cheaply, where
