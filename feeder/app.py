@@ -9,8 +9,10 @@ send) holds the job lock for its duration, waiting up to LOCK_WAIT seconds for a
 
 from __future__ import annotations
 
+import os
+import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +21,7 @@ from pathlib import Path
 from .classify import Classifier, Taxonomy, load_taxonomy, taxonomy_fingerprint
 from .classify.evaluate import Report, check_labels, evaluate, load_labels
 from .config import Config
-from .errors import CorpusError, StateError
+from .errors import ConfigError, CorpusError, StateError
 from .faults import crash_point
 from .files import remove_temp_files
 from .ingest.corpus import detect_format, read_articles
@@ -34,22 +36,31 @@ from .model import (
     PollRecord,
     PollResult,
     Subscriber,
+    SubscriberStatus,
     Tag,
 )
+from .newsletter import signup
 from .newsletter import subscribers as people
 from .newsletter.ledger import SendReport, send_issue
 from .newsletter.preview import latest_week, write_preview
 from .newsletter.smtp import SmtpFactory, check_credentials, smtp_password
 from .publish import publish
+from .publish.archive import publish_archive
 from .scaffold import scaffold
 from .schedule import cron_trigger, due_week, last_full_week, next_slot
-from .site import site_files
+from .site import page_url, site_files
 from .status import Status
 from .storage import Storage, open_storage
+from .tokens import Purpose, mint
 
 # How long a job waits for another one (a daemon's poll or send) to finish.
 LOCK_WAIT = 30.0
 TAXONOMY_KEY = "taxonomy_fingerprint"  # meta: the taxonomy the stored tags come from
+SECRET_KEY = "secret"  # meta: the generated secret, when $FEEDER_SECRET gives none
+SECRET_ENV = "FEEDER_SECRET"
+MIN_SECRET = 16  # characters of $FEEDER_SECRET
+FORM_MAX_AGE = timedelta(hours=2)  # how long a web form may be filled in
+PERSONAL_PAGES = (Purpose.PREFERENCES, Purpose.UNSUBSCRIBE)  # in PersonalLinks' order
 
 Warn = Callable[[str], None]
 
@@ -64,6 +75,14 @@ class Classified:
 
     taxonomy: Taxonomy
     verdicts: Iterator[tuple[Article, Classification]]  # streamed, in file order
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalLinks:
+    """A subscriber's own pages, as absolute URLs."""
+
+    preferences: str
+    unsubscribe: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +131,7 @@ class Feeder:
         self._lock_wait = lock_wait
         self._storage: Storage | None = None
         self._taxonomy: Taxonomy | None = None
+        self._secret: bytes | None = None
 
     def __enter__(self) -> Feeder:
         return self
@@ -301,17 +321,21 @@ class Feeder:
         now = self.now()
         key = week or last_full_week(now, self.config.tz)
         with self.locked("newsletter send"):
-            return send_issue(
+            report = send_issue(
                 self.storage,
                 self.config,
                 key,
                 self.tags,
+                secret=self.secret,
                 now=now,
                 retry_unknown=retry_unknown,
                 dry_run=dry_run,
                 smtp_factory=self._smtp_factory,
                 stop=stop,
             )
+            # The mail links its web version: put it in the archive now, not at the next poll.
+            publish_archive(self.storage, self.config)
+            return report
 
     def check_mail_settings(self) -> None:
         """MailError if the configured SMTP login can never be made (no password, no TLS)."""
@@ -338,10 +362,12 @@ class Feeder:
                 config,
                 week,
                 self.tags,
+                secret=self.secret,
                 now=self.now(),
                 smtp_factory=self._smtp_factory,
                 stop=stop,
             )
+            publish_archive(storage, self.config)
         return Due(week, report)
 
     # -- Subscribers ---------------------------------------------------------------------------
@@ -349,20 +375,101 @@ class Feeder:
     # so none takes the job lock. An unsubscribe during a long send must not wait for it:
     # the send rechecks each recipient just before their message and honours it at once.
 
-    def subscribe(self, email: str, name: str = "") -> tuple[str, bool]:
-        """Subscribe an address: (the normalised address, False if it was subscribed already)."""
-        return people.add_subscriber(self.storage, email, name, now=self.now())
+    @property
+    def secret(self) -> bytes:
+        """What signs the subscribers' links and the web forms: $FEEDER_SECRET, else one
+        generated on first use and kept in the state (readable by its owner only)."""
+        if self._secret is None:
+            given = os.environ.get(SECRET_ENV, "")
+            if given and len(given) < MIN_SECRET:
+                raise ConfigError(
+                    f"${SECRET_ENV} is too short: give at least {MIN_SECRET} characters"
+                )
+            if not given:
+                storage = self.storage
+                with storage.transaction():
+                    given = storage.get_meta(SECRET_KEY) or ""
+                    if not given:
+                        given = secrets.token_hex(32)
+                        storage.set_meta(SECRET_KEY, given)
+            self._secret = given.encode("utf-8")
+        return self._secret
+
+    def subscribe(
+        self, email: str, name: str = "", tags: Sequence[str] | None = None
+    ) -> tuple[str, bool]:
+        """Subscribe an address, active at once: (the normalised address, False if it was
+        active already). `tags` chooses its sections (default: a new address gets every
+        section, a known one keeps its choice)."""
+        chosen = None if tags is None else people.choose_tags(tags, self.tags)
+        return people.add_subscriber(
+            self.storage, email, name, now=self.now(), tags=chosen, set_tags=tags is not None
+        )
 
     def unsubscribe(self, email: str) -> tuple[str, bool]:
         """Unsubscribe an address: (the normalised address, False if it was not subscribed)."""
         return people.remove_subscriber(self.storage, email, now=self.now())
 
-    def import_subscribers(self, path: Path) -> people.ImportReport:
-        """Subscribe every address of a file, one a line; bad lines are reported, not fatal."""
-        return people.import_subscribers(self.storage, path, now=self.now())
+    def forget(self, email: str) -> tuple[str, bool]:
+        """Erase an address and its delivery history: (the address, False if none was kept)."""
+        return people.forget_subscriber(self.storage, email)
 
-    def subscribers(self, *, include_removed: bool = False) -> list[Subscriber]:
-        return self.storage.subscribers(include_removed=include_removed)
+    def import_subscribers(self, path: Path) -> people.ImportReport:
+        """Subscribe every address of a file; bad lines are reported, not fatal."""
+        return people.import_subscribers(self.storage, path, self.tags, now=self.now())
+
+    def subscribers(
+        self, status: SubscriberStatus | None = SubscriberStatus.ACTIVE
+    ) -> list[Subscriber]:
+        """Subscribers by address, of one status (default: active) or of any (None)."""
+        return self.storage.subscribers(status)
+
+    # -- The subscriber pages: a reader's own changes ------------------------------------------
+
+    def sign_up(self, email: str, tags: Sequence[str]) -> None:
+        """A web sign-up: mails a confirmation, or an active address its preferences link.
+        The caller learns nothing about which (see newsletter.signup)."""
+        signup.sign_up(
+            self.storage,
+            self.config,
+            self.secret,
+            email,
+            tags,
+            self.tags,
+            now=self.now(),
+            smtp_factory=self._smtp_factory,
+        )
+
+    def confirm(self, token: str) -> Subscriber:
+        """Activate the sign-up a confirmation link names; TokenError if it cannot."""
+        return people.confirm(self.storage, self.secret, token, self.tags, now=self.now())
+
+    def subscriber_for(self, token: str, purpose: Purpose) -> Subscriber:
+        """Whom a preferences or unsubscribe link names; TokenError if nobody."""
+        return people.subscriber_for(self.storage, self.secret, token, purpose)
+
+    def set_tags(self, token: str, tags: Sequence[str]) -> Subscriber:
+        """Change the sections of the subscriber a preferences link names."""
+        return people.set_tags(self.storage, self.secret, token, tags, self.tags, now=self.now())
+
+    def unsubscribe_by_token(self, token: str, purpose: Purpose) -> Subscriber:
+        """Unsubscribe whom a preferences or unsubscribe link names."""
+        return people.unsubscribe_by_token(
+            self.storage, self.secret, token, purpose, now=self.now()
+        )
+
+    def personal_links(self, subscriber: Subscriber) -> PersonalLinks:
+        """The subscriber's own preferences and unsubscribe pages."""
+        base, ref = self.config.output.base_url, subscriber.ref
+        return PersonalLinks(
+            *(page_url(base, p, mint(self.secret, p, ref)) for p in PERSONAL_PAGES)
+        )
+
+    def spend_form_nonce(self, nonce: str) -> bool:
+        """Record a web form's nonce as used: False if it was (a replayed form)."""
+        now = self.now()
+        with self.storage.transaction():
+            return self.storage.spend_nonce(nonce, now, now - FORM_MAX_AGE)
 
     # -- Looking -------------------------------------------------------------------------------
 

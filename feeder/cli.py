@@ -21,8 +21,9 @@ from .classify.evaluate import format_report
 from .config import Config, CorpusSection, find_config, load_config
 from .daemon import run_daemon
 from .errors import FeederError, MailError
+from .model import SubscriberStatus
 from .schedule import parse_week_key
-from .text import printable
+from .text import printable, split_words
 from .web.serve import serve as serve_folder
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -360,30 +361,45 @@ def send(ctx: Context, week: str | None, dry_run: bool, retry_unknown: bool) -> 
 
 @main.group()
 def subscribers() -> None:
-    """Add, remove, list and import newsletter subscribers (kept in the state file).
+    """Add, remove, list, import and erase newsletter subscribers (kept in the state file).
+
+    Readers also sign up, choose their sections and leave on their own through the pages
+    of `feeder serve`; what the operator adds here is active at once.
 
     \b
     Example:
-      feeder subscribers add reader@example.org --name 张三
-      feeder subscribers import subscribers.txt
+      feeder subscribers add reader@example.org --name 张三 --tags policy,research
+      feeder subscribers import subscribers.csv
     """
 
 
 @subscribers.command("add")
 @click.argument("email")
 @click.option("--name", default="", show_default=True, help="Display name in the To header.")
+@click.option(
+    "--tags",
+    default=None,
+    help="The sections it gets, tag ids separated by commas (default: every section).",
+)
 @pass_ctx
 @reports_errors
-def subscribers_add(ctx: Context, email: str, name: str) -> None:
-    """Subscribe EMAIL (checked and normalised); again after a removal is fine.
+def subscribers_add(ctx: Context, email: str, name: str, tags: str | None) -> None:
+    """Subscribe EMAIL (checked and normalised), active at once; again after a removal is fine.
+
+    Without --tags a new address gets every section and a known one keeps its choice.
 
     \b
     Example:
       feeder subscribers add reader@example.org --name 张三
+      feeder subscribers add reader@example.org --tags policy
     """
     with ctx.feeder() as feeder:
-        address, added = feeder.subscribe(email, name)
-    click.echo(f"subscribed {address}" if added else f"{address} was already subscribed")
+        chosen = None if tags is None else split_words(tags)
+        address, added = feeder.subscribe(email, name, chosen)
+    if added:
+        click.echo(f"subscribed {address}")
+    else:
+        click.echo(f"{address} was already subscribed" + ("; sections changed" if tags else ""))
 
 
 @subscribers.command("remove")
@@ -392,6 +408,8 @@ def subscribers_add(ctx: Context, email: str, name: str) -> None:
 @reports_errors
 def subscribers_remove(ctx: Context, email: str) -> None:
     """Unsubscribe EMAIL; issues already being sent skip it from now on.
+
+    The address and its delivery history stay in the state; `forget` erases them.
 
     \b
     Example:
@@ -402,39 +420,65 @@ def subscribers_remove(ctx: Context, email: str) -> None:
     click.echo(f"unsubscribed {address}" if removed else f"{address} was not subscribed")
 
 
+@subscribers.command("forget")
+@click.argument("email")
+@pass_ctx
+@reports_errors
+def subscribers_forget(ctx: Context, email: str) -> None:
+    """Erase EMAIL and its delivery history from the state (an erasure request).
+
+    Its links stop working at once. The newsletters already sent stay in the archive:
+    they name no recipient.
+
+    \b
+    Example:
+      feeder subscribers forget reader@example.org
+    """
+    with ctx.feeder() as feeder:
+        address, erased = feeder.forget(email)
+    click.echo(f"erased {address}" if erased else f"{address} was not in the state")
+
+
 @subscribers.command("list")
 @click.option(
-    "--all", "everyone", is_flag=True, show_default=True, help="Include unsubscribed addresses."
+    "--status",
+    type=click.Choice([s.value for s in SubscriberStatus]),
+    default=None,
+    help="Only addresses of this status (default: all).",
 )
 @click.option("--json", "as_json", is_flag=True, show_default=True, help="Print JSON.")
 @pass_ctx
 @reports_errors
-def subscribers_list(ctx: Context, everyone: bool, as_json: bool) -> None:
-    """List subscribers: address, then name, one a line.
+def subscribers_list(ctx: Context, status: str | None, as_json: bool) -> None:
+    """List subscribers: address, status, sections and name, one a line.
+
+    --json prints a list of {"email", "status", "tags", "since"}; "tags" lists the tag ids
+    of the sections it gets (every tag for a subscriber of everything).
 
     \b
     Example:
-      feeder subscribers list
-      feeder subscribers list --all --json
+      feeder subscribers list --status active
+      feeder subscribers list --json
     """
     with ctx.feeder() as feeder:
-        people = feeder.subscribers(include_removed=everyone)
+        people = feeder.subscribers(None if status is None else SubscriberStatus(status))
+        everything = [tag.id for tag in feeder.tags]
     if as_json:
         echo_json(
             [
                 {
                     "email": p.email,
-                    "name": p.name,
-                    "added_at": p.added_at.isoformat(),
-                    "removed_at": p.removed_at.isoformat() if p.removed_at else None,
+                    "status": p.status.value,
+                    "tags": everything if p.tags is None else list(p.tags),
+                    "since": p.since.isoformat(),
                 }
                 for p in people
             ]
         )
         return
     for p in people:
-        line = f"{p.email}\t{p.name}" if p.name else p.email
-        click.echo(f"{line}\t(unsubscribed)" if p.removed_at else line)
+        sections = "all" if p.tags is None else ",".join(p.tags)
+        click.echo("\t".join(filter(None, (p.email, p.status.value, sections, p.name))))
 
 
 @subscribers.command("import")
@@ -442,14 +486,17 @@ def subscribers_list(ctx: Context, everyone: bool, as_json: bool) -> None:
 @pass_ctx
 @reports_errors
 def subscribers_import(ctx: Context, file: str) -> None:
-    """Subscribe every address in FILE: `addr` or `Name <addr>`, several a line with commas.
+    """Subscribe every address in FILE, active at once.
 
-    Blank lines and lines starting with # are skipped. A bad line is reported with its
-    number and the others are still imported.
+    A CSV file whose first row names its columns, `email` and optionally `name` and
+    `tags` (tag ids in one field, e.g. "policy,research"), gives each address its
+    sections. Any other file holds `addr` or `Name <addr>`, several a line with commas,
+    and each gets every section. Blank lines and lines starting with # are skipped. A bad
+    line is reported with its number and the others are still imported.
 
     \b
     Example:
-      feeder subscribers import subscribers.txt
+      feeder subscribers import subscribers.csv
     """
     with ctx.feeder() as feeder:
         report = feeder.import_subscribers(Path(file))

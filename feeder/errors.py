@@ -1,4 +1,7 @@
-"""The exception tree the library raises; the CLI turns each into one `Error: …` line."""
+"""The exception tree the library raises; the CLI turns each into one `Error: …` line,
+the web pages into a 4xx or 5xx page."""
+
+from enum import StrEnum
 
 
 class FeederError(Exception):
@@ -32,3 +35,27 @@ class LoginRefused(MailError):
 
 class LockedError(FeederError):
     """Another feeder process holds the lock on this state."""
+
+
+class InputError(FeederError):
+    """What a person typed cannot be used (a choice of sections, say); the message says why."""
+
+
+class AddressError(InputError, MailError):
+    """Not a usable email address."""
+
+
+class TokenProblem(StrEnum):
+    """Why a signed link was refused."""
+
+    BAD = "bad"  # not ours: tampered with, made for another page, or not a token at all
+    EXPIRED = "expired"  # a confirmation past its days, or older than the address's last change
+    UNKNOWN = "unknown"  # ours, but the subscriber it names is gone (erased)
+
+
+class TokenError(FeederError):
+    """A signed link that opens nothing; nothing was changed."""
+
+    def __init__(self, problem: TokenProblem, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem

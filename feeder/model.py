@@ -56,6 +56,15 @@ class DeliveryStatus(StrEnum):
     SENT = "sent"  # the server accepted it
     FAILED = "failed"  # refused for good
     CANCELLED = "cancelled"  # the recipient unsubscribed before it went
+    EMPTY = "empty"  # none of the recipient's sections had an article: nothing to mail
+
+
+class SubscriberStatus(StrEnum):
+    """Where one address stands: only active ones get mail."""
+
+    PENDING = "pending"  # signed up on the web, not confirmed yet
+    ACTIVE = "active"  # confirmed, or added by the operator
+    UNSUBSCRIBED = "unsubscribed"  # left; the row stays for the ledger until it is erased
 
 
 # -- Articles and categories ---------------------------------------------------------------
@@ -187,12 +196,18 @@ class PollResult:
 
 @dataclass(frozen=True, slots=True)
 class Subscriber:
-    """One newsletter recipient."""
+    """One newsletter address and what it chose."""
 
     email: str  # normalised address; unique regardless of case
     name: str  # display name for the To header, may be empty
-    added_at: datetime  # when last (re)subscribed
-    removed_at: datetime | None = None  # when unsubscribed; None while subscribed
+    status: SubscriberStatus
+    tags: tuple[str, ...] | None  # chosen tag ids in taxonomy order; None: everything, 其他 too
+    since: datetime  # when the status last changed
+    ref: str = field(default="", repr=False)  # the random id signed links name; never shown
+
+    @property
+    def active(self) -> bool:
+        return self.status is SubscriberStatus.ACTIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +237,8 @@ class Delivery:
     email: str  # the recipient
     name: str  # the recipient's display name now ('' if none)
     subscribed: bool  # still subscribed now
+    edition: str  # which rendering of the issue they get (see newsletter.editions)
+    ref: str  # the id their personal links name ('' once they are erased)
     status: DeliveryStatus
     attempts: int  # send runs that claimed it
     updated_at: datetime  # its last transition

@@ -14,7 +14,10 @@ ALL = "all"  # the feed of every article, whatever its tags
 ALL_LABEL = "全部"
 OPML = "feeds.opml"
 INDEX = "index.html"
-NEWSLETTER = "newsletter"  # the folder of newsletter previews
+NEWSLETTER = "newsletter"  # the folder of newsletter previews, web versions and archive
+ARCHIVE = f"{NEWSLETTER}/index.html"  # the list of every issue that was sent
+ISSUES_FEED = f"{NEWSLETTER}/issues.atom"  # the feed of those issues
+SUBSCRIBE = "subscribe"  # the sign-up form, served by the web application, not a file
 
 
 def feed_names(tags: Sequence[Tag]) -> list[str]:
@@ -36,11 +39,43 @@ def index_url(base_url: str, section: str | None = None) -> str:
     return base_url + INDEX + ("" if section is None else f"#{section}")
 
 
+def page_url(base_url: str, page: str, token: str) -> str:
+    """A subscriber page that a signed token opens: `<base>confirm/<token>` and the like."""
+    return f"{base_url}{page}/{token}"
+
+
+def archive_url(base_url: str) -> str:
+    """The archive page; named in full so that it works where no server maps a folder to it."""
+    return base_url + ARCHIVE
+
+
+def issues_feed_url(base_url: str) -> str:
+    return base_url + ISSUES_FEED
+
+
+def subscribe_url(base_url: str) -> str:
+    return base_url + SUBSCRIBE
+
+
+def web_version_path(key: str) -> str:
+    """A sent issue's web version (and an issue's preview HTML), relative to the output folder."""
+    return f"{NEWSLETTER}/{key}.html"
+
+
+def web_version_url(base_url: str, key: str) -> str:
+    return base_url + web_version_path(key)
+
+
 def site_files(tags: Sequence[Tag]) -> tuple[str, ...]:
-    """Every file a build writes, relative to the output folder: feeds, then OPML and index."""
-    return (*(feed_path(name) for name in feed_names(tags)), OPML, INDEX)
+    """Every file every build writes, relative to the output folder, in build order: feeds,
+    OPML, the issues feed and archive, then the index page that links them all.
+
+    A sent issue's web version is written too, but only once there is one: not listed here.
+    """
+    feeds = (feed_path(name) for name in feed_names(tags))
+    return (*feeds, OPML, ISSUES_FEED, ARCHIVE, INDEX)
 
 
 def preview_files(key: str) -> tuple[str, str, str]:
     """One week's newsletter preview: its HTML, text and .eml, relative to the output folder."""
-    return (f"{NEWSLETTER}/{key}.html", f"{NEWSLETTER}/{key}.txt", f"{NEWSLETTER}/{key}.eml")
+    return (web_version_path(key), f"{NEWSLETTER}/{key}.txt", f"{NEWSLETTER}/{key}.eml")

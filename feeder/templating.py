@@ -8,16 +8,20 @@ from pathlib import Path
 
 import jinja2
 
+from .config import DEFAULT_TEMPLATES
 from .errors import OutputError
 
 
 class Templates:
-    """One folder of templates, loaded once and rendered many times."""
+    """One folder of templates, loaded once and rendered many times. A template the folder
+    lacks comes from the packaged defaults: a folder made by an older `feeder init` keeps
+    working when a release adds a template (a page, a mail)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        folders = [folder] if folder == DEFAULT_TEMPLATES else [folder, DEFAULT_TEMPLATES]
         self._env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(folder),
+            loader=jinja2.FileSystemLoader(folders),
             # Only the HTML templates escape; the text ones are mailed as written.
             autoescape=jinja2.select_autoescape(["html.j2"], default_for_string=False),
             undefined=jinja2.StrictUndefined,

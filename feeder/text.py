@@ -107,3 +107,8 @@ def _joined(text: str) -> str:
 def newest_first(entries: Iterable[Entry]) -> list[Entry]:
     """Newest published first, ties by id descending (as the state orders them): a total order."""
     return sorted(entries, key=lambda e: (e.article.published, e.article.id), reverse=True)
+
+
+def split_words(text: str) -> list[str]:
+    """Ids written in one field: "policy,research", "policy; research", "policy research"."""
+    return [part for part in re.split(r"[\s,;]+", text) if part]

@@ -21,6 +21,7 @@ from feeder.app import Feeder, open_feeder
 from feeder.config import Config, load_config, parse_config
 from feeder.ingest.corpus import read_articles
 from feeder.model import Article, Classification, PollResult, Tag, WriteMode
+from feeder.newsletter.subscribers import add_subscriber
 from feeder.publish import publish
 from feeder.site import site_files
 from feeder.storage import Storage, article_row
@@ -344,10 +345,10 @@ class NewsState:
         with self.store.transaction():
             store_articles(self.store, [(a, keyword_tags(a)) for a in articles], now)
 
-    def subscribe(self, *emails: str) -> None:
-        with self.store.transaction():
-            for email in emails:
-                self.store.add_subscriber(email, "", NEWS_POLL)
+    def subscribe(self, *emails: str, tags: tuple[str, ...] | None = None) -> None:
+        """Subscribe addresses as the operator would: active at once, with `tags`' sections."""
+        for email in emails:
+            add_subscriber(self.store, email, now=NEWS_POLL, tags=tags, set_tags=True)
 
     def with_smtp(self, **settings: Any) -> Config:
         """The config with [smtp] keys replaced (host, port, security, …)."""

@@ -16,6 +16,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from feeder.storage import open_storage
 
 from .conftest import NewsState
 from .test_mailer import (
+    AFTER_W05,
     NON_ASCII_PASSWORD,
     READERS,
     W05,
@@ -142,6 +144,23 @@ def test_no_reply_after_the_message_leaves_it_in_doubt_never_sent_twice(
     assert copies(mailhost) == Counter(READERS)
     (doubt,) = news.store.deliveries_in_doubt()
     assert doubt.email == READERS[1] and doubt.detail and "may have" in doubt.detail
+
+
+def test_a_copy_sent_again_is_byte_for_byte_the_first(news: NewsState, mailhost: Mailhost) -> None:
+    # Per-recipient copies (their own links) are still the same bytes on every attempt:
+    # built from the frozen edition and dated when the issue was frozen, not when sent.
+    mailhost.start()
+    mailhost.handler.plan = {READERS[1]: ["store-then-drop"]}
+    news.subscribe(*READERS)
+    config = config_for(news, mailhost.port, timeout=0.5)
+    send(news, config)
+    later = send(news, config, retry_unknown=True, now=AFTER_W05 + timedelta(days=3))
+    assert later.complete
+    first, again = (
+        m for m in mailhost.handler.messages if m["To"].addresses[0].addr_spec == READERS[1]
+    )
+    assert first.as_bytes() == again.as_bytes()
+    assert "/unsubscribe/" in first["List-Unsubscribe"]
 
 
 def cli(config: Path, *args: str) -> Result:

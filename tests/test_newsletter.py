@@ -20,8 +20,17 @@ from feeder.cli import main
 from feeder.errors import OutputError
 from feeder.model import Article, Entry
 from feeder.newsletter.issue import select_issue
-from feeder.newsletter.preview import current_issue, write_preview
-from feeder.newsletter.render import HTML_LIMIT, render_issue, sections, subject_line
+from feeder.newsletter.preview import current_issue, issue_message, write_preview
+from feeder.newsletter.render import (
+    HTML_LIMIT,
+    PREFERENCES_SLOT,
+    UNSUBSCRIBE_SLOT,
+    WEB,
+    Edition,
+    render_issue,
+    sections,
+    subject_line,
+)
 from feeder.schedule import last_full_week, parse_week_key, shift_week, week_bounds, week_key
 from feeder.text import excerpt, web_url
 
@@ -324,15 +333,52 @@ def test_html_is_email_safe(news: NewsState) -> None:
 
 
 def test_footer_links_the_feeds_the_page_and_how_to_unsubscribe(news: NewsState) -> None:
-    rendered = render_issue(current_issue(news.store, "2026-W05", TZ), news.tags, news.config)
+    issue = current_issue(news.store, "2026-W05", TZ)
+    mailed = render_issue(issue, news.tags, news.config)
+    assert mailed is not None
     base = "https://feeds.example.org/shkj/"
-    expected = [f"{base}feeds/{t}.atom" for t in ("policy", "research", "industry", "all")]
-    expected += [f"{base}index.html", news.config.newsletter.unsubscribe]
-    links = TextOf(rendered.html).links
-    for url in expected:
+    shared = [f"{base}feeds/{t}.atom" for t in ("policy", "research", "industry", "all")]
+    shared += [f"{base}index.html", f"{base}newsletter/index.html"]
+    own = [f"{base}preferences/{PREFERENCES_SLOT}", f"{base}unsubscribe/{UNSUBSCRIBE_SLOT}"]
+    web_version = f"{base}newsletter/2026-W05.html"
+    links = TextOf(mailed.html).links
+    for url in [*shared, *own, web_version]:
         assert url in links
-        assert url in rendered.text
-    assert "newsletter@example.org" in rendered.text
+        assert url in mailed.text
+    assert "newsletter@example.org" in mailed.text
+    # The web version is everyone's: no reader's links, an invitation to subscribe instead.
+    web = render_issue(issue, news.tags, news.config, WEB)
+    assert web is not None
+    links = TextOf(web.html).links
+    assert all(url in links for url in shared) and f"{base}subscribe" in links
+    assert not [url for url in links if "/preferences/" in url or "/unsubscribe/" in url]
+    assert "FEEDERx" not in web.html + web.text and web_version not in links
+
+
+def test_a_readers_sections_are_the_tags_they_chose(news: NewsState) -> None:
+    both = entry("both", "2026-01-27", ("industry", "policy"))  # industry first, policy too
+    policy = entry("policy", "2026-01-28", ("policy",))
+    research = entry("research", "2026-01-29", ("research",))
+    untagged = entry("untagged", "2026-01-30")
+    issue = select_issue("2026-W05", TZ, [both, policy, research, untagged], frozen=(), issued=())
+
+    def shown(chosen: tuple[str, ...] | None) -> list[tuple[str, list[str]]]:
+        found = sections(issue, news.tags, news.config, chosen=chosen)
+        return [(s.id, [item.id for item in s.items]) for s in found]
+
+    assert shown(None) == [
+        ("policy", ["policy"]),
+        ("research", ["research"]),
+        ("industry", ["both"]),
+        ("other", ["untagged"]),
+    ]
+    # A reader of 政策 gets every article tagged so, primary or not, and no 其他.
+    assert shown(("policy",)) == [("policy", ["policy", "both"])]
+    assert shown(("policy", "industry")) == [("policy", ["policy"]), ("industry", ["both"])]
+    # A reader whose sections have nothing this week gets no edition at all.
+    quiet = select_issue("2026-W05", TZ, [research], frozen=(), issued=())
+    assert render_issue(quiet, news.tags, news.config, Edition(("policy",))) is None
+    assert render_issue(quiet, news.tags, news.config, Edition(("research",))) is not None
 
 
 def test_article_text_is_escaped_and_bad_links_are_not_linked(news: NewsState) -> None:
@@ -418,11 +464,18 @@ def test_an_undefined_name_in_a_template_is_an_error_naming_the_line(
         render_issue(current_issue(news.store, "2026-W05", TZ), news.tags, news.config)
 
 
-def test_a_missing_template_is_an_error_naming_the_folder(news: NewsState, tmp_path: Path) -> None:
+def test_a_template_the_folder_lacks_comes_from_the_packaged_ones(
+    news: NewsState, tmp_path: Path
+) -> None:
+    # A folder from an older `feeder init` keeps working when a release adds a template.
+    issue = current_issue(news.store, "2026-W05", TZ)
+    packaged = render_issue(issue, news.tags, news.config)
     news, folder = copy_templates(news, tmp_path)
     (folder / "newsletter.txt.j2").unlink()
-    with pytest.raises(OutputError, match=r"newsletter\.txt\.j2: newsletter template not found"):
-        render_issue(current_issue(news.store, "2026-W05", TZ), news.tags, news.config)
+    (folder / "newsletter.html.j2").write_text("<p>{{ subject }}</p>\n", encoding="utf-8")
+    rendered = render_issue(issue, news.tags, news.config)
+    assert rendered is not None and packaged is not None
+    assert rendered.text == packaged.text and "<p>上海科技周报 · 2026年第5周" in rendered.html
 
 
 def test_a_template_syntax_error_names_the_file_and_line(news: NewsState, tmp_path: Path) -> None:
@@ -448,7 +501,11 @@ def test_preview_writes_html_text_and_eml_and_leaves_unchanged_files_alone(
     part = eml.get_body(("html",))
     assert part is not None
     sent = part.get_content().replace("\r\n", "\n").rstrip("\n")
-    assert sent == (folder / "2026-W05.html").read_text().rstrip("\n")
+    web, mail = issue_message(news.store, news.config, "2026-W05", news.tags)
+    # The .html is the web version, the .eml a reader's mail with placeholder links.
+    assert (folder / "2026-W05.html").read_text() == web.html
+    assert sent == mail.personalise("preview", "preview").html.rstrip("\n")
+    assert "/unsubscribe/preview" in sent and "/unsubscribe/" not in web.html
     assert write_preview(news.store, news.config, "2026-W05", news.tags) == []
 
 

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from feeder.cli import main
 from feeder.lock import hold_lock, holder
+from feeder.model import SubscriberStatus
 from feeder.storage import open_storage
 
 from .conftest import Site
@@ -90,7 +91,7 @@ def test_the_state_its_journal_and_a_lock_are_0600_whatever_the_umask(
         storage = open_storage(state, TZ)
         try:
             with storage.transaction():
-                storage.add_subscriber("a@example.org", "", NOW)
+                storage.add_subscriber("a@example.org", "", SubscriberStatus.ACTIVE, "ref", NOW)
                 # SQLite creates the journal at the first write, with the state file's mode.
                 journal = state.with_name(state.name + "-journal")
                 assert journal.exists()

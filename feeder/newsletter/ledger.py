@@ -3,8 +3,12 @@
 Each (issue, recipient) has one ledger row that moves pending → sending → sent or failed,
 each step committed on its own around the SMTP transaction. A run that dies in between
 leaves the row in `sending`: the message may or may not have gone, so it is not re-sent
-until the operator says so (`--retry-unknown`). An issue's content and recipients are
-frozen before its first message goes, so a resumed run mails the same issue.
+until the operator says so (`--retry-unknown`).
+
+An issue is frozen before its first message goes: its articles, its web version, one
+rendering per distinct choice of sections among the recipients (an edition), and each
+recipient with their edition. A recipient's copy is their edition with their own links
+filled in, dated when the issue was frozen: a resumed run mails the same bytes.
 """
 
 from __future__ import annotations
@@ -14,15 +18,19 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import EmailMessage
 
 from ..config import Config
 from ..errors import LoginRefused, MailError
-from ..model import Delivery, DeliveryStatus, IssueStatus, Tag
+from ..model import Delivery, DeliveryStatus, IssueRecord, IssueStatus, Tag
 from ..schedule import week_bounds
+from ..site import page_url
 from ..storage import Storage
+from ..tokens import Purpose, mint
+from .issue import Issue
 from .message import Recipient, build_message, sender
 from .preview import current_issue
-from .render import Rendered, render_issue
+from .render import WEB, Edition, Rendered, edition_key, render_issue
 from .smtp import (
     Failure,
     FailureKind,
@@ -50,6 +58,7 @@ class SendReport:
     deferred: int = 0  # recipients still pending after transient failures: a rerun retries
     in_doubt: int = 0  # recipients a crashed run left in SENDING: only --retry-unknown
     skipped: int = 0  # recipients who unsubscribed after the issue was frozen
+    empty: int = 0  # recipients none of whose sections had an article: recorded, not mailed
     dry_run: bool = False
     problems: tuple[str, ...] = ()  # one line per recipient not sent, saying why
 
@@ -73,6 +82,7 @@ class SendReport:
         return (
             f"{self.key}: {self.sent} sent, {self.already} already sent, {self.failed} failed, "
             f"{self.deferred} deferred, {self.in_doubt} in doubt, {self.skipped} unsubscribed"
+            + (f", {self.empty} with nothing in their sections" if self.empty else "")
         )
 
     def error(self) -> str:
@@ -97,6 +107,7 @@ def send_issue(
     week: str,
     tags: Sequence[Tag],
     *,
+    secret: bytes,
     now: datetime,
     retry_unknown: bool = False,
     dry_run: bool = False,
@@ -139,18 +150,22 @@ def send_issue(
             raise MailError("there are no subscribers; add some with `feeder subscribers add`")
         if smtp_factory is None and not dry_run:  # before freezing: a typo should cost nothing
             check_credentials(config.smtp, smtp_password())
-        rendered = render_issue(issue, tags, config)
+        web = render_issue(issue, tags, config, WEB)
+        assert web is not None  # the issue is not empty
+        editions = render_editions(issue, tags, config, [r.tags for r in recipients])
         if dry_run:
-            return SendReport(week, None, articles=count, sent=len(recipients), dry_run=True)
+            mailed = sum(1 for r in recipients if edition_key(r.tags) in editions)
+            return SendReport(week, None, articles=count, sent=mailed, dry_run=True)
         with storage.transaction():
             if storage.issue_status(week) is None:  # not frozen meanwhile by another run
                 storage.freeze_issue(
                     week,
                     now,
-                    (rendered.subject, rendered.html, rendered.text),
+                    (web.subject, web.html, web.text),
                     [e.article.id for e in issue.entries],
                     [e.article.id for e in issue.late],
-                    [r.email for r in recipients],
+                    {key: (r.subject, r.html, r.text) for key, r in editions.items()},
+                    [(r.email, edition_key(r.tags)) for r in recipients],
                 )
         record = storage.issue_record(week)
         assert record is not None
@@ -162,13 +177,11 @@ def send_issue(
     if retry_unknown:
         with storage.transaction():
             storage.retry_in_doubt(week, _utcnow())
-    rendered = Rendered(record.subject, record.html, record.text)
+    copies = Copies(storage, config, record, secret)
     factory = smtp_factory or (lambda: connect(config.smtp, smtp_password()))
     sent, unreachable = 0, None
     try:
-        sent, unreachable = _send_pending(
-            storage, config, week, rendered, now, factory, sleep, stop
-        )
+        sent, unreachable = _send_pending(storage, config, week, copies, factory, sleep, stop)
     finally:
         with storage.transaction():
             counts = _counts(storage.deliveries(week))
@@ -176,6 +189,57 @@ def send_issue(
             status = IssueStatus.PARTIAL if unsent else IssueStatus.SENT
             storage.set_issue_status(week, status, _utcnow())
     return _report(storage, week, count, sent_now=sent, unreachable=unreachable)
+
+
+def render_editions(
+    issue: Issue,
+    tags: Sequence[Tag],
+    config: Config,
+    choices: Iterable[tuple[str, ...] | None],
+) -> dict[str, Rendered]:
+    """One rendering per distinct choice of sections, by edition key; a choice whose
+    sections are all empty this week has none (its readers are not mailed)."""
+    editions: dict[str, Rendered] = {}
+    for chosen in {edition_key(c): c for c in choices}.values():
+        rendered = render_issue(issue, tags, config, Edition(chosen))
+        if rendered is not None:
+            editions[edition_key(chosen)] = rendered
+    return editions
+
+
+class Copies:
+    """Each recipient's copy of a frozen issue: their edition, rendered once per run and
+    personalised per message, dated when the issue was frozen."""
+
+    def __init__(self, storage: Storage, config: Config, record: IssueRecord, secret: bytes):
+        self._storage = storage
+        self._config = config
+        self._record = record
+        self._secret = secret
+        self._editions: dict[str, Rendered] = {}
+
+    def message(self, row: Delivery) -> EmailMessage:
+        config, key = self._config, self._record.key
+        preferences = mint(self._secret, Purpose.PREFERENCES, row.ref)
+        unsubscribe = mint(self._secret, Purpose.UNSUBSCRIBE, row.ref)
+        rendered = self._edition(row.edition).personalise(preferences, unsubscribe)
+        return build_message(
+            rendered,
+            key,
+            Recipient(row.email, row.name),
+            config,
+            now=self._record.frozen_at,
+            unsubscribe=page_url(config.output.base_url, Purpose.UNSUBSCRIBE, unsubscribe),
+        )
+
+    def _edition(self, edition: str) -> Rendered:
+        if edition not in self._editions:
+            # An issue frozen before editions existed mails its one message to everyone.
+            record = self._record
+            frozen = self._storage.edition(record.key, edition)
+            subject, html, text = frozen or (record.subject, record.html, record.text)
+            self._editions[edition] = Rendered(subject, html, text)
+        return self._editions[edition]
 
 
 # A row in one of these states means the issue did not reach everyone.
@@ -186,8 +250,7 @@ def _send_pending(
     storage: Storage,
     config: Config,
     week: str,
-    rendered: Rendered,
-    now: datetime,
+    copies: Copies,
     factory: SmtpFactory,
     sleep: Callable[[float], None],
     stop: threading.Event | None,
@@ -206,8 +269,7 @@ def _send_pending(
                 with storage.transaction():
                     _cancel(storage, week, row.email)
                 continue
-            message = build_message(rendered, week, Recipient(row.email, row.name), config, now=now)
-            data = message.as_bytes()
+            data = copies.message(row).as_bytes()
             # Connected and logged in before the row is claimed: a refused login or a
             # server out of reach leaves every row pending, none in doubt.
             failure = open_session(session, config.smtp, sleep)
@@ -297,6 +359,7 @@ def _report(
         deferred=0 if dry_run else counts.get(DeliveryStatus.PENDING, 0),
         in_doubt=counts.get(DeliveryStatus.SENDING, 0),
         skipped=counts.get(DeliveryStatus.CANCELLED, 0),
+        empty=counts.get(DeliveryStatus.EMPTY, 0),
         dry_run=dry_run,
         problems=problems,
     )

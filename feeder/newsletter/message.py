@@ -40,9 +40,20 @@ def message_id(key: str, email: str, domain: str) -> str:
 
 
 def build_message(
-    rendered: Rendered, key: str, recipient: Recipient, config: Config, *, now: datetime
+    rendered: Rendered,
+    key: str,
+    recipient: Recipient,
+    config: Config,
+    *,
+    now: datetime,
+    unsubscribe: str,
 ) -> EmailMessage:
-    """One recipient's copy of an issue: multipart/alternative, text then HTML, UTF-8."""
+    """One recipient's copy of an issue: multipart/alternative, text then HTML, UTF-8.
+
+    `unsubscribe` is the recipient's own unsubscribe page; List-Unsubscribe names it first,
+    then newsletter.unsubscribe (a mailto: for readers whose client prefers mail). When it
+    is https, List-Unsubscribe-Post offers RFC 8058's one-click POST to that same URL.
+    """
     source = sender(config)
     message = EmailMessage(policy=SMTP_POLICY)
     message["Subject"] = rendered.subject
@@ -52,8 +63,8 @@ def build_message(
     message["Date"] = now
     message["Message-ID"] = message_id(key, recipient.email, source.domain)
     message["List-Id"] = f"{config.newsletter.title} <{source.username}.{source.domain}>"
-    unsubscribe = config.newsletter.unsubscribe
-    message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    fallback = config.newsletter.unsubscribe
+    message["List-Unsubscribe"] = ", ".join(f"<{url}>" for url in (unsubscribe, fallback) if url)
     if unsubscribe.startswith("https://"):  # RFC 8058 one-click needs an https URL
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     # base64: a third bigger than Chinese UTF-8, where quoted-printable would triple it.

@@ -10,13 +10,15 @@ from ..config import Config
 from ..files import write_if_changed
 from ..model import IssueStatus, Tag
 from ..schedule import week_bounds, week_key
-from ..site import preview_files
+from ..site import page_url, preview_files
 from ..storage import Storage
+from ..tokens import Purpose
 from .issue import Issue, select_issue
 from .message import Recipient, build_message
-from .render import Rendered, render_issue
+from .render import EVERYTHING, WEB, Rendered, render_issue
 
 PREVIEW_RECIPIENT = "preview@example.invalid"
+PREVIEW_TOKEN = "preview"  # in the sample's links: the pages answer it with "not valid"
 
 
 def current_issue(storage: Storage, key: str, tz: ZoneInfo) -> Issue:
@@ -36,31 +38,38 @@ def current_issue(storage: Storage, key: str, tz: ZoneInfo) -> Issue:
 
 def issue_message(
     storage: Storage, config: Config, key: str, tags: Sequence[Tag]
-) -> tuple[Rendered, Issue | None]:
-    """The issue's message: the frozen one if it has one, else rendered from the state now.
-
-    The Issue is returned only when it was rendered now (None for a frozen issue).
-    """
+) -> tuple[Rendered, Rendered]:
+    """The issue's web version and the mail of every section (with stand-ins for a reader's
+    links): as frozen if it was, else as it would be rendered from the state now."""
     record = storage.issue_record(key)
     if record is not None and record.status is not IssueStatus.SKIPPED:
-        return Rendered(record.subject, record.html, record.text), None
+        web = Rendered(record.subject, record.html, record.text)
+        frozen = storage.edition(key, EVERYTHING)
+        return web, web if frozen is None else Rendered(*frozen)
     issue = current_issue(storage, key, config.tz)
-    return render_issue(issue, tags, config), issue
+    page, everything = render_issue(issue, tags, config, WEB), render_issue(issue, tags, config)
+    assert page is not None and everything is not None  # both show every section
+    return page, everything
 
 
 def write_preview(storage: Storage, config: Config, key: str, tags: Sequence[Tag]) -> list[Path]:
-    """Write out/newsletter/<key>.html, .txt and .eml; return the files that changed.
+    """Write out/newsletter/<key>.html and .txt (the web version) and .eml; return the files
+    that changed.
 
-    The .eml is the message as a subscriber would get it, addressed to a placeholder and
-    dated at the end of the week, so that an unchanged issue gives unchanged bytes.
+    The .eml is the message as a reader of every section would get it, addressed to a
+    placeholder with placeholder links and dated at the end of the week, so that an
+    unchanged issue gives unchanged bytes.
     """
-    rendered, _ = issue_message(storage, config, key, tags)
+    web, mail = issue_message(storage, config, key, tags)
     end = week_bounds(key, config.tz)[1]
-    message = build_message(rendered, key, Recipient(PREVIEW_RECIPIENT), config, now=end)
+    sample = mail.personalise(PREVIEW_TOKEN, PREVIEW_TOKEN)
+    unsubscribe = page_url(config.output.base_url, Purpose.UNSUBSCRIBE, PREVIEW_TOKEN)
+    recipient = Recipient(PREVIEW_RECIPIENT)
+    message = build_message(sample, key, recipient, config, now=end, unsubscribe=unsubscribe)
     html, text, eml = (config.output.dir / name for name in preview_files(key))
     outputs = {
-        html: rendered.html.encode("utf-8"),
-        text: rendered.text.encode("utf-8"),
+        html: web.html.encode("utf-8"),
+        text: web.text.encode("utf-8"),
         eml: message.as_bytes(),
     }
     return [path for path, data in outputs.items() if write_if_changed(path, data)]

@@ -3,7 +3,7 @@ with their CSS inlined for mail clients, cut to fit what mail clients show."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
@@ -15,9 +15,18 @@ from ..config import Config
 from ..errors import OutputError
 from ..model import Entry, Tag
 from ..schedule import parse_week_key, week_bounds
-from ..site import ALL, feed_url, index_url
+from ..site import (
+    ALL,
+    archive_url,
+    feed_url,
+    index_url,
+    page_url,
+    subscribe_url,
+    web_version_url,
+)
 from ..templating import Templates
 from ..text import excerpt, shorten, web_url
+from ..tokens import Purpose
 from .issue import Issue
 
 ACCOUNT_CHARS = 40  # an account name longer than this is cut where it is shown
@@ -59,23 +68,44 @@ class Section:
 
 @dataclass(frozen=True, slots=True)
 class Links:
-    """Where the footer points."""
+    """Where the header and footer point. A mailed edition has the recipient's own links
+    (placeholders until `personalise` fills them in); the web version has none."""
 
     feeds: tuple[tuple[str, str], ...]  # (label, url) for each tag's feed
     all_feed: str
     index: str
-    unsubscribe: str
+    archive: str  # every issue sent so far
+    subscribe: str  # the sign-up form
+    web_version: str  # this issue in a browser
     sender_name: str
     sender_address: str
+    preferences: str | None = None  # the recipient's preferences page; None on the web
+    unsubscribe: str | None = None  # the recipient's unsubscribe page; None on the web
+
+
+# Stand-ins for a recipient's tokens in a rendered edition: plain letters, which neither
+# HTML escaping nor the CSS inliner touch, and which no article text will contain.
+PREFERENCES_SLOT = "FEEDERxPREFERENCESxTOKEN"
+UNSUBSCRIBE_SLOT = "FEEDERxUNSUBSCRIBExTOKEN"
 
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """An issue as mailed: the same for every recipient."""
+    """An issue as rendered once for every recipient of the same sections (or for the web)."""
 
     subject: str
     html: str  # CSS inlined; at most HTML_LIMIT bytes as UTF-8
     text: str
+
+    def personalise(self, preferences: str, unsubscribe: str) -> Rendered:
+        """One recipient's copy: their tokens in place of the stand-ins."""
+
+        def fill(body: str) -> str:
+            return body.replace(PREFERENCES_SLOT, preferences).replace(
+                UNSUBSCRIBE_SLOT, unsubscribe
+            )
+
+        return Rendered(self.subject, fill(self.html), fill(self.text))
 
 
 def subject_line(title: str, key: str, tz: ZoneInfo) -> str:
@@ -98,19 +128,31 @@ def _day(day: date) -> str:
 
 
 def sections(
-    issue: Issue, tags: Sequence[Tag], config: Config, limit: int | None = None
+    issue: Issue,
+    tags: Sequence[Tag],
+    config: Config,
+    limit: int | None = None,
+    chosen: Collection[str] | None = None,
 ) -> tuple[Section, ...]:
     """The non-empty sections in order: each tag's, then 其他, then 往期补遗.
 
     An article appears once, under its primary tag; a primary tag that is not in `tags`
     counts as none. `limit` caps the articles shown per section.
+
+    `chosen` is a subscriber's choice of tag ids (None: everything). Then only those tags'
+    sections are shown, an article goes under the first of its tags that was chosen (so a
+    reader of 政策 also gets an industry story that is policy too), and 其他 is left out;
+    往期补遗 keeps the late articles that have a chosen tag.
     """
     base = config.output.base_url
     labels = {tag.id: tag.label for tag in tags}
-    groups: dict[str, list[Entry]] = {tag.id: [] for tag in (*tags, OTHER)}
+    shown = [*tags, OTHER] if chosen is None else [t for t in tags if t.id in chosen]
+    groups: dict[str, list[Entry]] = {tag.id: [] for tag in shown}
     for entry in issue.entries:
-        primary = entry.primary if entry.primary in labels else None
-        groups[primary or OTHER.id].append(entry)
+        home = _home(entry, labels, chosen)
+        if home is not None:
+            groups[home].append(entry)
+    late = [e for e in issue.late if _home(e, labels, chosen) is not None]
     all_feed = feed_url(base, ALL)
     result = [
         _section(
@@ -121,10 +163,17 @@ def sections(
             limit,
             feed_url(base, tag.id) if tag is not OTHER else all_feed,
         )
-        for tag in (*tags, OTHER)
+        for tag in shown
     ]
-    result.append(_section(LATE, list(issue.late), labels, issue, limit, all_feed))
+    result.append(_section(LATE, late, labels, issue, limit, all_feed))
     return tuple(section for section in result if section.total)
+
+
+def _home(entry: Entry, labels: Mapping[str, str], chosen: Collection[str] | None) -> str | None:
+    """The section an entry goes under; None if the reader chose none of its tags."""
+    if chosen is None:
+        return entry.primary if entry.primary in labels else OTHER.id
+    return next((tag for tag in entry.tags if tag in labels and tag in chosen), None)
 
 
 def _section(
@@ -156,16 +205,20 @@ def _dated(moment: datetime, issue: Issue) -> str:
     return _day(day) if day.year == issue.start.year else f"{day.year}年{_day(day)}"
 
 
-def links(tags: Sequence[Tag], config: Config) -> Links:
+def links(tags: Sequence[Tag], config: Config, key: str, *, personal: bool) -> Links:
     base = config.output.base_url
     name, address = parseaddr(config.newsletter.from_)
     return Links(
         feeds=tuple((tag.label, feed_url(base, tag.id)) for tag in tags),
         all_feed=feed_url(base, ALL),
         index=index_url(base),
-        unsubscribe=config.newsletter.unsubscribe,
+        archive=archive_url(base),
+        subscribe=subscribe_url(base),
+        web_version=web_version_url(base, key),
         sender_name=name or config.newsletter.title,
         sender_address=address,
+        preferences=page_url(base, Purpose.PREFERENCES, PREFERENCES_SLOT) if personal else None,
+        unsubscribe=page_url(base, Purpose.UNSUBSCRIBE, UNSUBSCRIBE_SLOT) if personal else None,
     )
 
 
@@ -175,23 +228,46 @@ HTML_TEMPLATE = "newsletter.html.j2"
 TEXT_TEMPLATE = "newsletter.txt.j2"
 
 
-def render_issue(issue: Issue, tags: Sequence[Tag], config: Config) -> Rendered:
-    """The subject, HTML and text of an issue, cut to fit HTML_LIMIT if it must be.
+@dataclass(frozen=True, slots=True)
+class Edition:
+    """Which rendering of an issue a reader gets: their sections, and whether it is mailed."""
+
+    chosen: tuple[str, ...] | None = None  # tag ids; None: every section, 其他 included
+    personal: bool = True  # mailed (with the reader's own links) rather than the web version
+
+
+WEB = Edition(personal=False)
+EVERYTHING = "*"  # the edition key of every section
+
+
+def edition_key(chosen: tuple[str, ...] | None) -> str:
+    """How the ledger names an edition: EVERYTHING, else the chosen tag ids."""
+    return EVERYTHING if chosen is None else " ".join(chosen)
+
+
+def render_issue(
+    issue: Issue, tags: Sequence[Tag], config: Config, edition: Edition = Edition()
+) -> Rendered | None:
+    """The subject, HTML and text of one edition, cut to fit HTML_LIMIT if it must be; None
+    when the edition's sections are all empty this week (its readers get no mail).
 
     When every article does not fit, each section shows its newest ones (the same number
     in every section, as many as fit) and links the rest to its feed. Raises OutputError
     naming the template when a template is missing or fails.
     """
+    shown = sections(issue, tags, config, chosen=edition.chosen)
+    if not shown and not (edition.chosen is None and issue.empty):
+        return None
     templates = Templates(config.newsletter.templates)
-    rendered = _render(templates, issue, tags, config, None)
+    rendered = _render(templates, issue, tags, config, None, edition)
     if _fits(rendered):
         return rendered
     # The largest per-section cap that fits, by bisection: size grows with the cap.
-    low, high = 1, max(s.total for s in sections(issue, tags, config)) - 1
+    low, high = 1, max(s.total for s in shown) - 1
     best: Rendered | None = None
     while low <= high:
         middle = (low + high) // 2
-        attempt = _render(templates, issue, tags, config, middle)
+        attempt = _render(templates, issue, tags, config, middle, edition)
         if _fits(attempt):
             best, low = attempt, middle + 1
         else:
@@ -215,9 +291,11 @@ def _render(
     tags: Sequence[Tag],
     config: Config,
     limit: int | None,
+    edition: Edition,
 ) -> Rendered:
     subject = subject_line(config.newsletter.title, issue.key, config.tz)
     year, week = parse_week_key(issue.key)
+    shown = sections(issue, tags, config, limit, edition.chosen)
     context = {
         "title": config.newsletter.title,
         "subject": subject,
@@ -225,9 +303,9 @@ def _render(
         "year": year,
         "week": week,
         "period": period(issue.key, config.tz),
-        "sections": sections(issue, tags, config, limit),
-        "total": len(issue.entries) + len(issue.late),
-        "links": links(tags, config),
+        "sections": shown,
+        "total": sum(section.total for section in shown),
+        "links": links(tags, config, issue.key, personal=edition.personal),
     }
     html = templates.render(HTML_TEMPLATE, context, what="newsletter")
     text = templates.render(TEXT_TEMPLATE, context, what="newsletter")

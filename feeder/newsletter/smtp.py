@@ -325,3 +325,21 @@ def _retried(
             return failure
         session.drop()  # a fresh connection for the next attempt
     return failure
+
+
+def send_now(
+    factory: SmtpFactory, smtp: SmtpSection, from_addr: str, to_addr: str, data: bytes
+) -> Failure | None:
+    """One message on a connection of its own, tried once; None if the server took it.
+
+    For a mail a person is waiting for (a sign-up's confirmation): retrying for half a
+    minute would only stall their page, and they can ask again.
+    """
+    session = Session(factory)
+    try:
+        session.send(from_addr, to_addr, data)
+        return None
+    except (smtplib.SMTPException, OSError) as exc:
+        return diagnose(exc, smtp)
+    finally:
+        session.close()

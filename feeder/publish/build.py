@@ -1,28 +1,30 @@
-"""The published site: one Atom feed per tag plus one of everything, an OPML list and an
-index page. `build_site` turns entries into bytes (pure); `publish` reads the state and
-writes only the files whose bytes changed, so unchanged feeds keep their mtime and HTTP
-caches stay valid."""
+"""The published site: one Atom feed per tag plus one of everything, an OPML list, an
+index page and the newsletter's archive. `build_site` turns entries into bytes (pure);
+`publish` reads the state and writes only the files whose bytes changed, so unchanged feeds
+keep their mtime and HTTP caches stay valid."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from ..config import DEFAULT_TEMPLATES, Config
+from ..config import DEFAULT_TEMPLATES, Config, NewsletterSection
 from ..errors import OutputError
 from ..files import write_if_changed
-from ..model import Entry, Tag
+from ..model import Entry, IssueRecord, Tag
 from ..site import ALL, ALL_LABEL, INDEX, OPML
 from ..storage import Storage
 from ..templating import Templates
 from ..text import TAG_ID, newest_first, one_line
+from .archive import build_archive
 from .feeds import FALLBACK_ACCOUNT, build_feed, build_opml, feed_info
 from .index import INDEX_LATEST, build_index
 
 
 def publish(storage: Storage, tags: Sequence[Tag], config: Config) -> list[Path]:
-    """Rebuild the feeds, OPML and index page from the state; return the files rewritten."""
+    """Rebuild the feeds, OPML, index page and archive from the state; return the files
+    rewritten."""
     limit = config.output.max_entries
     entries: dict[str, list[Entry]] = {ALL: storage.entries(limit=limit)}
     for tag in tags:
@@ -34,9 +36,11 @@ def publish(storage: Storage, tags: Sequence[Tag], config: Config) -> list[Path]
         account=account_name(entries[ALL]),
         tz=config.tz,
         templates=Templates(config.newsletter.templates),
+        issues=storage.sent_issues(),
+        newsletter=config.newsletter.title,
     )
     out = config.output.dir
-    # In build order: feeds before the OPML and page that link to them.
+    # In build order: feeds before the OPML and pages that link to them.
     return [out / name for name, data in site.items() if write_if_changed(out / name, data)]
 
 
@@ -53,14 +57,17 @@ def build_site(
     *,
     base_url: str,
     account: str,
-    tz: tzinfo,
+    tz: ZoneInfo,
     templates: Templates | None = None,
+    issues: Sequence[IssueRecord] = (),
+    newsletter: str = NewsletterSection.title,
 ) -> dict[str, bytes]:
     """Every output file, by path relative to the output folder; no clock, and no I/O but
-    reading the index page's template.
+    reading the pages' templates.
 
     `entries` holds the entries of each feed by name: "all" and each tag's id (a missing
-    name means an empty feed). `base_url` ends with "/". `templates` default to the built-in ones.
+    name means an empty feed). `base_url` ends with "/". `templates` default to the built-in
+    ones. `issues` are the newsletter's sent issues, `newsletter` its title, for the archive.
     """
     _check_tag_ids(tags)
     labels = {tag.id: tag.label for tag in tags}
@@ -76,7 +83,10 @@ def build_site(
     site[OPML] = build_opml(feeds, account)
     latest = {tag.id: newest_first(entries.get(tag.id, ()))[:INDEX_LATEST] for tag in tags}
     templates = templates or Templates(DEFAULT_TEMPLATES)
-    site[INDEX] = build_index(templates, feeds, tags, latest, account, base_url, tz)
+    site.update(
+        build_archive(issues, newsletter=newsletter, base_url=base_url, tz=tz, templates=templates)
+    )
+    site[INDEX] = build_index(templates, feeds, tags, latest, account, newsletter, base_url, tz)
     return site
 
 

@@ -1,14 +1,17 @@
-"""Atom feeds and the OPML list, built as bytes from entries: pure, no I/O, no clock. The
-only module that imports feedgen.
+"""Atom feeds (one per tag, and the newsletter's feed of issues) and the OPML list, built as
+bytes: pure, no I/O, no clock. The only module that imports feedgen.
 
 What readers rely on, and so must never change between runs:
 
 - An entry's id is `tag:feeder,2026:article/<article id, percent-encoded>`: the article id
   alone, the same in every feed, unaffected by `output.base_url` or the WeChat URL.
-- A feed's id is `tag:<base_url host>,2026:<base_url path>feeds/<name>`.
-- No build time appears anywhere. A feed's `updated` is its newest entry's; an empty
-  feed's is a fixed 2000-01-01T00:00:00Z, so it too is the same on every run (not the
-  Unix epoch: validators call dates before 1990 implausible).
+- A feed's id is `tag:<base_url host>,2026:<base_url path>feeds/<name>`; the issues feed's
+  is `tag:<base_url host>,2026:<base_url path>newsletter/issues`, and an issue's entry id is
+  `tag:feeder,2026:issue/<week>`, like an article's unaffected by `output.base_url`.
+- No build time appears anywhere. A feed's `updated` is its newest entry's (the issues
+  feed's: its newest issue's freezing time); an empty feed's is a fixed
+  2000-01-01T00:00:00Z, so it too is the same on every run (not the Unix epoch: validators
+  call dates before 1990 implausible).
 """
 
 from __future__ import annotations
@@ -23,14 +26,24 @@ from urllib.parse import quote, urlsplit
 from feedgen.feed import FeedGenerator
 
 from .. import __version__
-from ..model import Entry
-from ..site import ALL, feed_path, feed_url, index_url
+from ..model import Entry, IssueRecord
+from ..site import (
+    ALL,
+    ISSUES_FEED,
+    archive_url,
+    feed_path,
+    feed_url,
+    index_url,
+    issues_feed_url,
+    web_version_url,
+)
 from ..text import excerpt, newest_first, one_line, web_url, xml_escape, xml_text
 
 FALLBACK_ACCOUNT = "feeder"
 ATOM_TYPE = "application/atom+xml"
 EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=UTC)
 ENTRY_ID_PREFIX = "tag:feeder,2026:article/"
+ISSUE_ID_PREFIX = "tag:feeder,2026:issue/"
 NO_TITLE = "（无标题）"
 NO_TEXT = "（无正文）"
 
@@ -51,20 +64,40 @@ class FeedInfo:
 
 
 def feed_info(name: str, label: str, subtitle: str, account: str, base_url: str) -> FeedInfo:
-    path = feed_path(name)
-    parts = urlsplit(base_url)
-    host = re.sub(r"[^a-z0-9.-]", "", (parts.hostname or "").lower()) or FALLBACK_ACCOUNT
     return FeedInfo(
         name=name,
         label=label,
         title=f"{account} · {label}",
         subtitle=subtitle,
         account=account,
-        path=path,
+        path=feed_path(name),
         url=feed_url(base_url, name),
         html_url=index_url(base_url, None if name == ALL else name),
-        id=f"tag:{host},2026:{quote(parts.path or '/')}feeds/{name}",
+        id=_feed_id(base_url, f"feeds/{name}"),
     )
+
+
+def issues_feed_info(newsletter: str, base_url: str) -> FeedInfo:
+    """The feed of sent issues: its page is the archive, its author the newsletter."""
+    return FeedInfo(
+        name="issues",
+        label="往期",
+        title=f"{newsletter} · 往期",
+        subtitle=f"{newsletter}已发出的每一期，附网页版链接",
+        account=newsletter,
+        path=ISSUES_FEED,
+        url=issues_feed_url(base_url),
+        html_url=archive_url(base_url),
+        id=_feed_id(base_url, "newsletter/issues"),
+    )
+
+
+def _feed_id(base_url: str, name: str) -> str:
+    # From the site's address, so two sites never share a feed id; a tag: URI, so the id
+    # stays a name and is never fetched.
+    parts = urlsplit(base_url)
+    host = re.sub(r"[^a-z0-9.-]", "", (parts.hostname or "").lower()) or FALLBACK_ACCOUNT
+    return f"tag:{host},2026:{quote(parts.path or '/')}{name}"
 
 
 def build_feed(
@@ -72,6 +105,38 @@ def build_feed(
 ) -> bytes:
     """One Atom 1.0 document: entries newest first, at most as many as given."""
     ordered = newest_first(entries)
+    newest = max((_updated(e) for e in ordered), default=EMPTY_FEED_UPDATED)
+    fg = _start_feed(feed, newest, tz)
+    for entry in ordered:
+        _add_entry(fg, entry, labels, feed.account, tz)
+    return bytes(fg.atom_str(pretty=True))
+
+
+def build_issues_feed(
+    feed: FeedInfo, issues: Iterable[IssueRecord], base_url: str, tz: tzinfo
+) -> bytes:
+    """The Atom document of sent issues, newest week first, each linking its web version.
+
+    An issue's dates are when it was frozen: its content never changes after that, so
+    neither does its entry, however often it is resent to recipients still owed it.
+    """
+    ordered = sorted(issues, key=lambda issue: issue.key, reverse=True)
+    newest = max((issue.frozen_at for issue in ordered), default=EMPTY_FEED_UPDATED)
+    fg = _start_feed(feed, newest, tz)
+    for issue in ordered:
+        fe = fg.add_entry(order="append")
+        fe.id(ISSUE_ID_PREFIX + quote(issue.key, safe=""))
+        fe.title(one_line(issue.subject) or issue.key)
+        fe.updated(issue.frozen_at.astimezone(tz))
+        fe.published(issue.frozen_at.astimezone(tz))
+        fe.author({"name": xml_text(feed.account)})
+        fe.link(href=web_version_url(base_url, issue.key), rel="alternate")
+        fe.summary(f"本期共 {issue.articles + issue.late} 篇")
+    return bytes(fg.atom_str(pretty=True))
+
+
+def _start_feed(feed: FeedInfo, updated: datetime, tz: tzinfo) -> FeedGenerator:
+    """A feed with its head filled in and no entries; `updated` is set so no clock is read."""
     fg = FeedGenerator()
     fg.id(feed.id)
     fg.title(xml_text(feed.title))
@@ -81,11 +146,8 @@ def build_feed(
     fg.link(href=feed.url, rel="self", type=ATOM_TYPE)
     fg.link(href=feed.html_url, rel="alternate", type="text/html")
     fg.generator("feeder", version=__version__)
-    newest = max((_updated(e) for e in ordered), default=EMPTY_FEED_UPDATED)
-    fg.updated(newest.astimezone(tz))
-    for entry in ordered:
-        _add_entry(fg, entry, labels, feed.account, tz)
-    return bytes(fg.atom_str(pretty=True))
+    fg.updated(updated.astimezone(tz))
+    return fg
 
 
 def _add_entry(

@@ -1,5 +1,6 @@
-"""The index page a person lands on: how to subscribe, and the newest articles per category,
-rendered from the `index.html.j2` template."""
+"""The index page a person lands on: how to subscribe to the feeds and the newsletter, where
+its past issues are, and the newest articles per category, rendered from the `index.html.j2`
+template."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 
 from ..model import Entry, Tag
-from ..site import OPML
+from ..site import OPML, archive_url, subscribe_url
 from ..templating import Templates
 from ..text import one_line, shorten, web_url
 from .feeds import ATOM_TYPE, NO_TITLE, FeedInfo
@@ -42,10 +43,12 @@ def build_index(
     tags: Sequence[Tag],
     latest: Mapping[str, Sequence[Entry]],
     account: str,
+    newsletter: str,
     base_url: str,
     tz: tzinfo,
 ) -> bytes:
-    """The page, as UTF-8 bytes: every feed with its address, then each tag's newest articles."""
+    """The page, as UTF-8 bytes: every feed with its address, the newsletter's sign-up form
+    and archive (`newsletter` is its title), then each tag's newest articles."""
     urls = {feed.name: feed.url for feed in feeds}
     sections = [
         IndexSection(
@@ -61,6 +64,9 @@ def build_index(
         "feed_type": ATOM_TYPE,
         "feeds": feeds,
         "opml_url": base_url + OPML,
+        "newsletter": newsletter,
+        "subscribe_url": subscribe_url(base_url),
+        "archive_url": archive_url(base_url),
         "sections": sections,
     }
     return templates.render(TEMPLATE, context, what="index page").encode("utf-8")

@@ -7,7 +7,7 @@ Protocol and nothing above this package changes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from ..model import (
     IssueStatus,
     PollRecord,
     Subscriber,
+    SubscriberStatus,
     WriteMode,
 )
 from .articles import article_row
@@ -96,20 +97,48 @@ class Storage(Protocol):
 
     # -- Subscribers ---------------------------------------------------------
 
-    def add_subscriber(self, email: str, name: str, now: datetime) -> bool:
-        """Subscribe `email` (already normalised); False if it was subscribed already."""
+    def subscriber(self, email: str) -> Subscriber | None: ...
+    def subscriber_by_ref(self, ref: str) -> Subscriber | None: ...
+    def add_subscriber(
+        self, email: str, name: str, status: SubscriberStatus, ref: str, now: datetime
+    ) -> Subscriber:
+        """A new row for `email`, choosing every section; the address must not be stored."""
         ...
 
-    def remove_subscriber(self, email: str, now: datetime) -> bool:
-        """Unsubscribe `email`; False if it was not subscribed. The row stays for the ledger."""
+    def set_status(self, email: str, status: SubscriberStatus, now: datetime) -> bool:
+        """Move `email` to `status` (its `since` becomes now); False if it was there already."""
+        ...
+
+    def set_subscriber_name(self, email: str, name: str) -> None: ...
+    def set_subscriber_tags(self, email: str, tags: tuple[str, ...] | None) -> None:
+        """Choose the sections `email` gets: tag ids, or None for everything."""
+        ...
+
+    def mailed_at(self, email: str) -> datetime | None:
+        """When `email` was last sent a confirmation or preferences mail."""
+        ...
+
+    def set_mailed_at(self, email: str, moment: datetime | None) -> None: ...
+    def forget_subscriber(self, email: str) -> bool:
+        """Erase `email`: its row and its delivery history. False if nothing was stored."""
+        ...
+
+    def purge_pending(self, before: datetime) -> int:
+        """Erase sign-ups whose last confirmation mail before `before` was never answered."""
         ...
 
     def is_subscribed(self, email: str) -> bool:
-        """Whether `email` (already normalised) is subscribed now."""
+        """Whether `email` (already normalised) gets mail now."""
         ...
 
-    def subscribers(self, include_removed: bool = False) -> list[Subscriber]:
-        """Subscribers by address; the unsubscribed ones too if asked."""
+    def subscribers(
+        self, status: SubscriberStatus | None = SubscriberStatus.ACTIVE
+    ) -> list[Subscriber]:
+        """Subscribers by address, of one status (default: the active ones) or of any."""
+        ...
+
+    def spend_nonce(self, nonce: str, now: datetime, forget_before: datetime) -> bool:
+        """Record a web form's nonce as used: False if it was used already (a replay)."""
         ...
 
     # -- The newsletter ledger -----------------------------------------------
@@ -128,6 +157,10 @@ class Storage(Protocol):
 
     def recent_issues(self, limit: int = 10) -> list[IssueRecord]:
         """The newest issues first (by week)."""
+        ...
+
+    def sent_issues(self) -> list[IssueRecord]:
+        """Every issue that went out, to everyone or to some (sent or partial), newest first."""
         ...
 
     def frozen_weeks(self) -> set[str]:
@@ -149,9 +182,15 @@ class Storage(Protocol):
         message: tuple[str, str, str],
         week_ids: Sequence[str],
         late_ids: Sequence[str],
-        recipients: Sequence[str],
+        editions: Mapping[str, tuple[str, str, str]],
+        recipients: Sequence[tuple[str, str]],
     ) -> None:
-        """Fix an issue's message (subject, html, text), articles and recipients, all pending."""
+        """Fix an issue: its web version, articles, editions and (address, edition) recipients;
+        a recipient whose edition is not in `editions` is recorded as empty, not mailed."""
+        ...
+
+    def edition(self, key: str, edition: str) -> tuple[str, str, str] | None:
+        """One edition's frozen message; None for an issue frozen before editions existed."""
         ...
 
     def issue_article_ids(self, key: str) -> list[str]:

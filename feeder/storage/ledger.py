@@ -7,7 +7,7 @@ own, so a crash leaves every row in the state it really reached.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from ..model import Delivery, DeliveryStatus, IssueRecord, IssueStatus
@@ -15,7 +15,7 @@ from .base import Database, from_db_time, to_db_time
 
 
 class Ledger(Database):
-    """The issues, issue_articles and deliveries tables."""
+    """The issues, issue_articles, issue_editions and deliveries tables."""
 
     def issue_status(self, key: str) -> IssueStatus | None:
         """'sending', 'partial', 'sent' or 'skipped'; None if the week's issue was never frozen.
@@ -49,6 +49,10 @@ class Ledger(Database):
     def recent_issues(self, limit: int = 10) -> list[IssueRecord]:
         """The newest issues first (by week)."""
         return self._issue_records("", {"limit": limit})
+
+    def sent_issues(self) -> list[IssueRecord]:
+        """Every issue that went out, to everyone or to some (sent or partial), newest first."""
+        return self._issue_records("WHERE status IN ('sent', 'partial')", {"limit": -1})
 
     def _issue_records(self, where: str, params: dict[str, object]) -> list[IssueRecord]:
         sql = f"""
@@ -106,9 +110,15 @@ class Ledger(Database):
         message: tuple[str, str, str],
         week_ids: Sequence[str],
         late_ids: Sequence[str],
-        recipients: Sequence[str],
+        editions: Mapping[str, tuple[str, str, str]],
+        recipients: Sequence[tuple[str, str]],
     ) -> None:
-        """Fix an issue's message (subject, html, text), articles and recipients, all pending."""
+        """Fix an issue: its web version `message` (subject, html, text), its articles, the
+        rendering of each edition and its recipients as (address, edition).
+
+        Recipients are pending, except those whose edition is not in `editions` (none of
+        their sections had an article): they are recorded as 'empty' and never mailed.
+        """
         subject, html, text = message
         stamp = to_db_time(now)
         self.db.execute(
@@ -141,11 +151,43 @@ class Ledger(Database):
         )
         self.db.executemany(
             """
-            INSERT INTO deliveries (issue, email, status, attempts, updated_at)
-            VALUES (:key, :email, 'pending', 0, :now)
+            INSERT INTO issue_editions (issue, edition, subject, html, text)
+            VALUES (:key, :edition, :subject, :html, :text)
             """,
-            [{"key": key, "email": email, "now": stamp} for email in recipients],
+            [
+                {"key": key, "edition": edition, "subject": s, "html": h, "text": t}
+                for edition, (s, h, t) in editions.items()
+            ],
         )
+        self.db.executemany(
+            """
+            INSERT INTO deliveries (issue, email, status, attempts, updated_at, detail, edition)
+            VALUES (:key, :email, :status, 0, :now, :detail, :edition)
+            """,
+            [
+                {
+                    "key": key,
+                    "email": email,
+                    "now": stamp,
+                    "edition": edition,
+                    "status": "pending" if edition in editions else "empty",
+                    "detail": None if edition in editions else "nothing in their sections",
+                }
+                for email, edition in recipients
+            ],
+        )
+
+    def edition(self, key: str, edition: str) -> tuple[str, str, str] | None:
+        """One edition's frozen message (subject, html, text); None for an issue frozen
+        before editions existed, whose recipients all get the issue's own message."""
+        row = self.db.execute(
+            """
+            SELECT subject, html, text FROM issue_editions
+            WHERE issue = :key AND edition = :edition
+            """,
+            {"key": key, "edition": edition},
+        ).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
 
     def issue_article_ids(self, key: str) -> list[str]:
         """The articles an issue carries, in the order it shows them."""
@@ -176,8 +218,8 @@ class Ledger(Database):
 
     def _deliveries(self, condition: str, params: dict[str, object]) -> list[Delivery]:
         sql = f"""
-            SELECT d.issue, d.email, coalesce(s.name, ''), s.email IS NOT NULL
-                   AND s.removed_at IS NULL, d.status, d.attempts, d.updated_at, d.detail
+            SELECT d.issue, d.email, coalesce(s.name, ''), coalesce(s.status = 'active', 0),
+                   d.status, d.attempts, d.updated_at, d.detail, d.edition, coalesce(s.ref, '')
             FROM deliveries d LEFT JOIN subscribers s ON s.email = d.email
             WHERE {condition} ORDER BY d.issue, d.rowid
         """
@@ -191,6 +233,8 @@ class Ledger(Database):
                 attempts=row[5],
                 updated_at=from_db_time(row[6], self.tz),
                 detail=row[7],
+                edition=row[8],
+                ref=row[9],
             )
             for row in self.db.execute(sql, params)
         ]

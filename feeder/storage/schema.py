@@ -132,5 +132,69 @@ def _v4(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE articles RENAME COLUMN content_hash TO digest")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: sqlite3.Connection) -> None:
+    # Subscribers serve themselves: a status instead of removed_at (a web sign-up waits for
+    # its confirmation), the sections they chose, and a random reference that signed links
+    # name instead of the address. Each recipient gets the edition of their sections, so the
+    # ledger records which; a recipient whose sections were all empty is recorded, not
+    # mailed. Form tokens are single-use. SQLite cannot change a CHECK: the two tables are
+    # rebuilt.
+    _script(
+        db,
+        """
+        CREATE TABLE subscribers_v5 (
+            email TEXT PRIMARY KEY COLLATE NOCASE,  -- normalised; one row per mailbox
+            name TEXT NOT NULL,           -- display name for the To header, may be empty
+            status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'unsubscribed')),
+            tags TEXT,                    -- chosen tag ids, space-separated; NULL: everything
+            since TEXT NOT NULL,          -- UTC: when the status last changed
+            ref TEXT NOT NULL UNIQUE,     -- random; what signed links name instead of the address
+            mailed_at TEXT                -- UTC: the last confirmation or preferences mail
+        );
+        INSERT INTO subscribers_v5 (email, name, status, tags, since, ref)
+            SELECT email, name,
+                   CASE WHEN removed_at IS NULL THEN 'active' ELSE 'unsubscribed' END,
+                   NULL, coalesce(removed_at, added_at), lower(hex(randomblob(16)))
+            FROM subscribers;
+        DROP TABLE subscribers;
+        ALTER TABLE subscribers_v5 RENAME TO subscribers;
+
+        CREATE TABLE deliveries_v5 (
+            issue TEXT NOT NULL REFERENCES issues (key),
+            email TEXT NOT NULL COLLATE NOCASE,
+            status TEXT NOT NULL CHECK (status IN
+                ('pending', 'sending', 'sent', 'failed', 'cancelled', 'empty')),
+            attempts INTEGER NOT NULL,    -- send runs that claimed it
+            updated_at TEXT NOT NULL,     -- UTC: the last transition
+            detail TEXT,                  -- the last error or refusal, for the operator
+            edition TEXT NOT NULL,        -- which issue_editions row they get; '*': every section
+            UNIQUE (issue, email)
+        );
+        INSERT INTO deliveries_v5
+            SELECT issue, email, status, attempts, updated_at, detail, '*' FROM deliveries;
+        DROP TABLE deliveries;
+        ALTER TABLE deliveries_v5 RENAME TO deliveries;
+        CREATE INDEX deliveries_by_status ON deliveries (status, issue);
+
+        -- One rendering per distinct choice of sections, with placeholders where each
+        -- recipient's own links go. An issue frozen before v5 has none: its recipients get
+        -- the message in issues, as before.
+        CREATE TABLE issue_editions (
+            issue TEXT NOT NULL REFERENCES issues (key),
+            edition TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            html TEXT NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (issue, edition)
+        );
+
+        CREATE TABLE form_nonces (
+            nonce TEXT PRIMARY KEY,       -- a web form's single-use token, once it was used
+            used_at TEXT NOT NULL         -- UTC; forgotten once the form would be too old anyway
+        );
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,68 +1,144 @@
-"""Newsletter subscribers: who receives the issues."""
+"""The subscribers table (addresses, statuses, chosen sections) and the web forms' spent
+nonces. Addresses come in already normalised; tags as tuples of ids, None for everything."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from ..model import Subscriber
+from ..model import Subscriber, SubscriberStatus
 from .base import Database, from_db_time, to_db_time
+
+_COLUMNS = "email, name, status, tags, since, ref"
 
 
 class Subscribers(Database):
-    """The subscribers table. Addresses come in already normalised."""
+    """The subscribers and form_nonces tables."""
 
-    def add_subscriber(self, email: str, name: str, now: datetime) -> bool:
-        """Subscribe `email` (already normalised); False if it was subscribed already.
+    def subscriber(self, email: str) -> Subscriber | None:
+        return self._one("email = :key", email)
 
-        A non-empty `name` replaces the stored one; an unsubscribed address comes back.
-        """
+    def subscriber_by_ref(self, ref: str) -> Subscriber | None:
+        return self._one("ref = :key", ref)
+
+    def _one(self, condition: str, key: str) -> Subscriber | None:
         row = self.db.execute(
-            "SELECT removed_at FROM subscribers WHERE email = :email", {"email": email}
+            f"SELECT {_COLUMNS} FROM subscribers WHERE {condition}", {"key": key}
         ).fetchone()
+        return None if row is None else self._subscriber(row)
+
+    def add_subscriber(
+        self, email: str, name: str, status: SubscriberStatus, ref: str, now: datetime
+    ) -> Subscriber:
+        """A new row for `email`, choosing every section; the address must not be stored."""
         self.db.execute(
             """
-            INSERT INTO subscribers (email, name, added_at, removed_at)
-            VALUES (:email, :name, :now, NULL)
-            ON CONFLICT (email) DO UPDATE SET
-                name = CASE WHEN :name != '' THEN :name ELSE name END,
-                added_at = CASE WHEN removed_at IS NULL THEN added_at ELSE :now END,
-                removed_at = NULL
+            INSERT INTO subscribers (email, name, status, tags, since, ref)
+            VALUES (:email, :name, :status, NULL, :now, :ref)
             """,
-            {"email": email, "name": name, "now": to_db_time(now)},
+            {"email": email, "name": name, "status": status, "ref": ref, "now": to_db_time(now)},
         )
-        return row is None or row[0] is not None
+        subscriber = self.subscriber(email)
+        assert subscriber is not None
+        return subscriber
 
-    def remove_subscriber(self, email: str, now: datetime) -> bool:
-        """Unsubscribe `email`; False if it was not subscribed. The row stays for the ledger."""
+    def set_status(self, email: str, status: SubscriberStatus, now: datetime) -> bool:
+        """Move `email` to `status` (its `since` becomes now); False if it was there already."""
         cursor = self.db.execute(
-            "UPDATE subscribers SET removed_at = :now WHERE email = :email AND removed_at IS NULL",
-            {"email": email, "now": to_db_time(now)},
+            """
+            UPDATE subscribers SET status = :status, since = :now
+            WHERE email = :email AND status != :status
+            """,
+            {"email": email, "status": status, "now": to_db_time(now)},
         )
         return cursor.rowcount > 0
 
-    def is_subscribed(self, email: str) -> bool:
-        """Whether `email` (already normalised) is subscribed now."""
+    def set_subscriber_name(self, email: str, name: str) -> None:
+        self.db.execute(
+            "UPDATE subscribers SET name = :name WHERE email = :email",
+            {"email": email, "name": name},
+        )
+
+    def set_subscriber_tags(self, email: str, tags: tuple[str, ...] | None) -> None:
+        """Choose the sections `email` gets: tag ids, or None for everything."""
+        self.db.execute(
+            "UPDATE subscribers SET tags = :tags WHERE email = :email",
+            {"email": email, "tags": None if tags is None else " ".join(tags)},
+        )
+
+    def mailed_at(self, email: str) -> datetime | None:
+        """When `email` was last sent a confirmation or preferences mail."""
         row = self.db.execute(
-            "SELECT 1 FROM subscribers WHERE email = :email AND removed_at IS NULL",
+            "SELECT mailed_at FROM subscribers WHERE email = :email", {"email": email}
+        ).fetchone()
+        return None if row is None or row[0] is None else from_db_time(row[0], self.tz)
+
+    def set_mailed_at(self, email: str, moment: datetime | None) -> None:
+        self.db.execute(
+            "UPDATE subscribers SET mailed_at = :moment WHERE email = :email",
+            {"email": email, "moment": None if moment is None else to_db_time(moment)},
+        )
+
+    def forget_subscriber(self, email: str) -> bool:
+        """Erase `email`: its row and its delivery history. False if nothing was stored."""
+        deliveries = self.db.execute(
+            "DELETE FROM deliveries WHERE email = :email", {"email": email}
+        )
+        row = self.db.execute("DELETE FROM subscribers WHERE email = :email", {"email": email})
+        return row.rowcount + deliveries.rowcount > 0
+
+    def purge_pending(self, before: datetime) -> int:
+        """Erase sign-ups whose last confirmation mail went before `before` and was never
+        answered: nobody agreed to be kept on the list."""
+        cursor = self.db.execute(
+            """
+            DELETE FROM subscribers
+            WHERE status = 'pending' AND coalesce(mailed_at, since) < :before
+            """,
+            {"before": to_db_time(before)},
+        )
+        return cursor.rowcount
+
+    def is_subscribed(self, email: str) -> bool:
+        """Whether `email` (already normalised) gets mail now."""
+        row = self.db.execute(
+            "SELECT 1 FROM subscribers WHERE email = :email AND status = 'active'",
             {"email": email},
         ).fetchone()
         return row is not None
 
-    def subscribers(self, include_removed: bool = False) -> list[Subscriber]:
-        """Subscribers by address; the unsubscribed ones too if asked."""
+    def subscribers(
+        self, status: SubscriberStatus | None = SubscriberStatus.ACTIVE
+    ) -> list[Subscriber]:
+        """Subscribers by address, of one status (default: the active ones) or of any."""
         rows = self.db.execute(
-            """
-            SELECT email, name, added_at, removed_at FROM subscribers
-            WHERE :everyone OR removed_at IS NULL ORDER BY email
+            f"""
+            SELECT {_COLUMNS} FROM subscribers
+            WHERE :status IS NULL OR status = :status ORDER BY email
             """,
-            {"everyone": include_removed},
+            {"status": status},
         )
-        return [
-            Subscriber(
-                email=email,
-                name=name,
-                added_at=from_db_time(added_at, self.tz),
-                removed_at=None if removed_at is None else from_db_time(removed_at, self.tz),
-            )
-            for email, name, added_at, removed_at in rows
-        ]
+        return [self._subscriber(row) for row in rows]
+
+    def _subscriber(self, row: tuple[str, str, str, str | None, str, str]) -> Subscriber:
+        email, name, status, tags, since, ref = row
+        return Subscriber(
+            email=email,
+            name=name,
+            status=SubscriberStatus(status),
+            tags=None if tags is None else tuple(tags.split()),
+            since=from_db_time(since, self.tz),
+            ref=ref,
+        )
+
+    def spend_nonce(self, nonce: str, now: datetime, forget_before: datetime) -> bool:
+        """Record a form's nonce as used: False if it was used already (a replay). Nonces
+        used before `forget_before` are dropped: their forms have expired anyway."""
+        self.db.execute(
+            "DELETE FROM form_nonces WHERE used_at < :before",
+            {"before": to_db_time(forget_before)},
+        )
+        cursor = self.db.execute(
+            "INSERT INTO form_nonces (nonce, used_at) VALUES (:nonce, :now) ON CONFLICT DO NOTHING",
+            {"nonce": nonce, "now": to_db_time(now)},
+        )
+        return cursor.rowcount == 1
