@@ -24,7 +24,7 @@ from .errors import FeederError, MailError
 from .model import SubscriberStatus
 from .schedule import parse_week_key
 from .text import printable, split_words
-from .web.serve import serve as serve_folder
+from .web.app import serve as serve_pages
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,6 +92,13 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 
 def warn(message: str) -> None:
     click.echo(f"Warning: {printable(message)}", err=True)
+
+
+def log_to_stderr(level: str) -> None:
+    """Log lines at `level` and above to stderr, escaped (see PrintableFormatter)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
 class PrintableFormatter(logging.Formatter):
@@ -214,18 +221,21 @@ def build(ctx: Context) -> None:
 @pass_ctx
 @reports_errors
 def serve(ctx: Context, host: str, port: int) -> None:
-    """Serve the feeds, OPML and index page over HTTP.
+    """Serve the feeds, the archive and the subscriber pages over HTTP.
 
-    Serves the output folder until Ctrl-C. Sends ETag and Last-Modified, and answers
-    304 Not Modified to readers that already have the current version. Logs one line
-    per request to stderr.
+    Serves the output folder (ETag, Last-Modified, 304 Not Modified) and the pages where
+    readers sign up, confirm, choose their sections and unsubscribe (/subscribe,
+    /confirm/…, /preferences/…, /unsubscribe/…), until Ctrl-C. Logs one line per request
+    to stderr. Links in mail point at output.base_url: set it to where this is reached.
 
     \b
     Example:
       feeder serve
       feeder serve --host 0.0.0.0 --port 8080
     """
-    serve_folder(ctx.config.output.dir, host, port)
+    config = ctx.config
+    log_to_stderr("info")
+    serve_pages(config, host, port)
 
 
 @main.command()
@@ -250,9 +260,7 @@ def daemon(ctx: Context, log_level: str) -> None:
       feeder --config /etc/feeder/feeder.toml daemon --log-level info
     """
     config = ctx.config  # a bad config fails here, before anything is logged
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(message)s"))
-    logging.basicConfig(level=log_level.upper(), handlers=[handler])
+    log_to_stderr(log_level)
     # APScheduler logs every job start and end at INFO: noise next to our one line per event.
     logging.getLogger("apscheduler").setLevel(
         max(logging.WARNING, logging.getLevelName(log_level.upper()))

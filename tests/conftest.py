@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
@@ -25,7 +26,7 @@ from feeder.newsletter.subscribers import add_subscriber
 from feeder.publish import publish
 from feeder.site import site_files
 from feeder.storage import Storage, article_row
-from feeder.web.serve import FeedServer, make_server, start_in_thread
+from feeder.web.app import create_app, listen, serve_in_thread, url_of
 
 # In CI every run draws the same examples, so a red build is reproducible and a green one
 # is not luck; on a developer's machine hypothesis keeps exploring new ones.
@@ -282,34 +283,47 @@ def feed_state(tmp_path: Path) -> Iterator[FeedState]:
 
 @dataclass
 class Served:
-    """The output folder served by feeder.serve on 127.0.0.1, and its request log."""
+    """The output folder served by `feeder serve`'s application on 127.0.0.1, and its
+    request log."""
 
     state: FeedState
-    server: FeedServer
+    url: str
     log: list[str]
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def feed_urls(self) -> dict[str, str]:
         names = ["all", *(tag.id for tag in FEED_TAGS)]
         return {name: f"{self.url}feeds/{name}.atom" for name in names}
 
 
+class ListHandler(logging.Handler):
+    """Keeps each formatted log line in a list."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(logging.INFO)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     """A state whose base_url is a running feeder server (on a free port)."""
-    out = tmp_path / "out"
-    out.mkdir()
+    (tmp_path / "out").mkdir()
     log: list[str] = []
-    server = make_server(out, "127.0.0.1", 0, log=log.append)
-    start_in_thread(server)
-    state = open_feed_state(tmp_path, server.url)
-    yield Served(state, server, log)
-    server.shutdown()
-    server.server_close()
-    state.feeder.close()
+    logger = logging.getLogger("feeder.web")
+    handler, level = ListHandler(log), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        with listen("127.0.0.1", 0) as sock:
+            state = open_feed_state(tmp_path, url_of(sock))
+            with serve_in_thread(create_app(state.config), sock) as url:
+                yield Served(state, url, log)
+            state.feeder.close()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 # -- Newsletter: the seed corpus in a real Store, tagged by keyword rules ------------------

@@ -120,6 +120,9 @@ EDGES = {
     "ijson": set(),  # its C backend crashes the process on hostile input: never used
     "ahocorasick_rs": {"feeder.classify.scorer"},
     "click": {"feeder.cli"},
+    "starlette": {f"feeder.web.{m}" for m in ("app", "guard", "pages")},
+    "uvicorn": {"feeder.web.app"},
+    "itsdangerous": {"feeder.tokens", "feeder.web.guard"},
 }
 
 
@@ -133,12 +136,18 @@ def test_third_party_builders_stay_at_the_edge(library: str) -> None:
     assert users == EDGES[library]
 
 
+FRONT_ENDS = {"feeder.cli", "feeder.daemon", *(m for m in MODULES if m.startswith("feeder.web"))}
+
+
 def test_front_ends_reach_the_state_only_through_the_facade() -> None:
     graph = project_graph()
-    for front in ("feeder.cli", "feeder.daemon"):
-        reached = {t for t in graph[front] if t.startswith(("feeder.storage", "feeder.ingest"))}
+    below = ("feeder.storage", "feeder.ingest")
+    for front in FRONT_ENDS:
+        reached = {t for t in graph[front] if t.startswith(below)}
         assert reached == set(), front
-        assert "feeder.app" in graph[front]
+    # The web pages' application module and the CLI both open the facade.
+    assert "feeder.app" in graph["feeder.cli"] and "feeder.app" in graph["feeder.daemon"]
+    assert any("feeder.app" in graph[m] for m in FRONT_ENDS if m.startswith("feeder.web"))
 
 
 def test_packages_depend_downwards_only() -> None:
@@ -155,7 +164,7 @@ def test_packages_depend_downwards_only() -> None:
             if here in rank and there in rank and rank[there] > rank[here]:
                 upward.append(f"{module} -> {target}")
     assert upward == []
-    fronts = {"feeder.app", "feeder.cli", "feeder.daemon", "feeder.__main__"}
+    fronts = {"feeder.app", "feeder.__main__", *FRONT_ENDS}
     below_the_facade = [m for m in graph if m not in fronts]
     assert not [m for m in below_the_facade if graph[m] & {"feeder.app", "feeder.cli"}]
 

@@ -174,12 +174,15 @@ def test_a_second_build_gives_identical_bytes_and_rewrites_nothing(newsroom: New
     assert newsroom.files() == before
 
 
-def test_publish_archive_after_a_send_writes_the_new_issue(newsroom: Newsroom) -> None:
+def test_a_send_puts_its_issue_in_the_archive_at_once(newsroom: Newsroom) -> None:
+    # The mail links its web version: it must be there when the mail is, not after a poll.
     newsroom.feeder.build()  # the archive of no issue
-    newsroom.send("2026-W05", AFTER_W05)
-    written = publish_archive(newsroom.feeder.storage, newsroom.feeder.config)
     out = newsroom.out
-    assert written == [out / "newsletter/2026-W05.html", out / ISSUES_FEED, out / ARCHIVE]
+    assert not (out / "newsletter/2026-W05.html").exists()
+    newsroom.send("2026-W05", AFTER_W05)
+    assert (out / "newsletter/2026-W05.html").exists()
+    assert "newsletter/2026-W05.html" in (out / ARCHIVE).read_text(encoding="utf-8")
+    assert publish_archive(newsroom.feeder.storage, newsroom.feeder.config) == []
     assert newsroom.feeder.build() == []  # the build agrees with it byte for byte
 
 

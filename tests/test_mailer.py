@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import re
 import email
 import email.policy
+import re
 import smtplib
 from collections import Counter
 from collections.abc import Iterator

@@ -1,1 +1,2 @@
-"""Front ends over HTTP: serving the output folder (and, next, the subscriber pages)."""
+"""The web front end: `feeder serve`'s Starlette application (app.py), the subscriber pages
+(pages.py) and their defences (guard.py). Only this package imports Starlette and uvicorn."""
