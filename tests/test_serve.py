@@ -197,6 +197,20 @@ def test_each_request_is_logged_once(served: Served, caplog: pytest.LogCaptureFi
     ]
 
 
+def test_the_log_names_a_token_page_but_never_its_token(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A token opens a reader's subscription: it must not sit in the operator's logs.
+    with caplog.at_level(logging.INFO, logger="feeder.web"):
+        for page in ("confirm", "preferences", "unsubscribe"):
+            request(served, f"/{page}/SeCrEtToKeN.abc")
+    lines = [r.getMessage() for r in caplog.records if r.name == "feeder.web"]
+    assert [line.split('"')[1] for line in lines] == [
+        f"GET /{page}/... HTTP/1.1" for page in ("confirm", "preferences", "unsubscribe")
+    ]
+    assert not any("SeCrEtToKeN" in line for line in lines)
+
+
 @pytest.mark.parametrize(
     "data",
     [

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -138,8 +139,12 @@ class AccessLog:
             raise
 
 
+# A page's token is a reader's key to their subscription: the log names the page, not the key.
+_TOKEN_PAGES = re.compile(rb"^(/(?:confirm|preferences|unsubscribe)/)[^?]*")
+
+
 def _log_request(scope: Scope, status: int) -> None:
-    target = scope.get("raw_path") or scope["path"].encode()
+    target = _TOKEN_PAGES.sub(rb"\1...", scope.get("raw_path") or scope["path"].encode())
     if scope["query_string"]:
         target += b"?" + scope["query_string"]
     client = (scope.get("client") or ("-", 0))[0]
