@@ -29,6 +29,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from make_corpus import articles, write  # noqa: E402
+from send import rss_figure, send_figures  # noqa: E402
 
 
 @dataclass
@@ -232,6 +233,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000, help="articles in the corpus")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--work", type=Path, default=HERE / "work", help="scratch folder")
+    parser.add_argument(
+        "--subscribers", type=int, default=10_000, help="subscribers for the send throughput"
+    )
+    parser.add_argument(
+        "--rss-subscribers", type=int, default=100_000, help="subscribers for the send's RSS"
+    )
     args = parser.parse_args()
     n, runs, work = args.n, args.runs, args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -255,6 +262,8 @@ def main() -> None:
     append_lines = appended(work, lines, n, jsonl=True, runs=runs)
     throughput = classify_throughput(array, runs)
     render = newsletter_render(work, runs)
+    send = send_figures(work, args.subscribers)
+    send_rss, _ = rss_figure(work, args.rss_subscribers)
 
     cost = {jsonl: limited[jsonl] / unlimited[jsonl] for jsonl in (False, True)}
     figures = [
@@ -293,6 +302,26 @@ def main() -> None:
             throughput >= 20,
         ),
         Figure("render one newsletter week of 500 articles", render, "s"),
+        Figure(
+            f"send to {args.subscribers:,}: plain smtplib loop, one connection (the floor)",
+            send["floor_per_s"],
+            "msg/s",
+        ),
+        Figure(
+            f"send to {args.subscribers:,}: `feeder newsletter send` ÷ the floor",
+            send["ratio"],
+            "×",
+            "≥ 0.9×",
+            send["ratio"] >= 0.9,
+        ),
+        Figure(f"send to {args.subscribers:,} with DKIM", send["dkim_per_s"], "msg/s"),
+        Figure(
+            f"send to {args.rss_subscribers:,}: peak RSS",
+            send_rss,
+            "MB",
+            "≤ 200 MB",
+            send_rss <= 200,
+        ),
     ]
     print(
         f"\nfeeder benchmark — {n:,} articles, {size_mb:,.0f} MB, {os.cpu_count()} cores, "

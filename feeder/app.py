@@ -9,9 +9,12 @@ send) holds the job lock for its duration, waiting up to LOCK_WAIT seconds for a
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +24,7 @@ from pathlib import Path
 from .classify import Classifier, Taxonomy, load_taxonomy, taxonomy_fingerprint
 from .classify.evaluate import Report, check_labels, evaluate, load_labels
 from .config import Config
-from .errors import ConfigError, CorpusError, StateError
+from .errors import ConfigError, CorpusError, FeederError, StateError
 from .faults import crash_point
 from .files import remove_temp_files
 from .ingest.corpus import detect_format, read_articles
@@ -33,14 +36,18 @@ from .model import (
     Change,
     Classification,
     CorpusFormat,
+    IssueRecord,
+    PollAttempt,
+    PollOutcome,
     PollRecord,
     PollResult,
     Subscriber,
     SubscriberStatus,
     Tag,
 )
-from .newsletter import signup
+from .newsletter import bounces, signup
 from .newsletter import subscribers as people
+from .newsletter.dkim import Signer, dns_records, load_signer
 from .newsletter.ledger import SendReport, send_issue
 from .newsletter.preview import latest_week, write_preview
 from .newsletter.smtp import SmtpFactory, check_credentials, smtp_password
@@ -56,6 +63,7 @@ from .tokens import Purpose, mint
 # How long a job waits for another one (a daemon's poll or send) to finish.
 LOCK_WAIT = 30.0
 TAXONOMY_KEY = "taxonomy_fingerprint"  # meta: the taxonomy the stored tags come from
+POLL_KEY = "last_poll_attempt"  # meta: the last poll's outcome, as JSON
 SECRET_KEY = "secret"  # meta: the generated secret, when $FEEDER_SECRET gives none
 SECRET_ENV = "FEEDER_SECRET"
 MIN_SECRET = 16  # characters of $FEEDER_SECRET
@@ -132,6 +140,7 @@ class Feeder:
         self._storage: Storage | None = None
         self._taxonomy: Taxonomy | None = None
         self._secret: bytes | None = None
+        self._signer: Signer | None = None
 
     def __enter__(self) -> Feeder:
         return self
@@ -192,8 +201,28 @@ class Feeder:
         The outputs are written before the transaction commits: if writing them fails, the
         state stays where it was and the next poll tries again.
         """
-        with self.locked("poll"):
-            return self._poll(force, warn, progress)
+        started, outcome, error = time.monotonic(), PollOutcome.FAILED, None
+        try:
+            with self.locked("poll"):
+                result = self._poll(force, warn, progress)
+            outcome = PollOutcome.READ if result.read else PollOutcome.UNCHANGED
+            return result
+        except FeederError as exc:
+            error = str(exc)
+            raise
+        finally:
+            self._note_poll(PollAttempt(self.now(), outcome, time.monotonic() - started, error))
+
+    def _note_poll(self, attempt: PollAttempt) -> None:
+        """Keep the last poll's outcome for /metrics and /healthz, a failed one too (its own
+        transaction: the poll's rolled back). A state that cannot be written keeps the old."""
+        with contextlib.suppress(FeederError), self.storage.transaction():
+            self.storage.set_meta(POLL_KEY, json.dumps(attempt.as_dict()))
+
+    def last_poll_attempt(self) -> PollAttempt | None:
+        """The last poll's time, outcome and duration, whether it succeeded or not."""
+        text = self.storage.get_meta(POLL_KEY)
+        return None if text is None else PollAttempt.from_dict(json.loads(text))
 
     def _poll(self, force: bool, warn: Warn, progress: Callable[[int], None] | None) -> PollResult:
         config, now = self.config, self.now()
@@ -318,6 +347,7 @@ class Feeder:
         stop: threading.Event | None = None,
     ) -> SendReport:
         """Send one week's issue (default: the last full week) to everyone who lacks it."""
+        self.dkim_signer()  # a key that cannot sign fails here, before anything is frozen
         now = self.now()
         key = week or last_full_week(now, self.config.tz)
         with self.locked("newsletter send"):
@@ -331,6 +361,7 @@ class Feeder:
                 retry_unknown=retry_unknown,
                 dry_run=dry_run,
                 smtp_factory=self._smtp_factory,
+                signer=self.dkim_signer(),
                 stop=stop,
             )
             # The mail links its web version: put it in the archive now, not at the next poll.
@@ -338,9 +369,23 @@ class Feeder:
             return report
 
     def check_mail_settings(self) -> None:
-        """MailError if the configured SMTP login can never be made (no password, no TLS)."""
+        """MailError if the configured SMTP login can never be made (no password, no TLS);
+        ConfigError if the [dkim] key cannot sign."""
+        self.dkim_signer()
         if self._smtp_factory is None:
             check_credentials(self.config.smtp, smtp_password())
+
+    def dkim_signer(self) -> Signer | None:
+        """The [dkim] signer, its key read and checked on first use (ConfigError if it
+        cannot sign); None when DKIM is off."""
+        if self._signer is None:
+            self._signer = load_signer(self.config.dkim)
+        return self._signer
+
+    def dns_records(self) -> list[tuple[str, str]]:
+        """The TXT records to publish, (name, value): the DKIM key when [dkim] is set,
+        and a suggested SPF and DMARC record for the From address's domain."""
+        return dns_records(self.config, self.dkim_signer())
 
     def send_due(self, stop: threading.Event | None = None) -> Due:
         """Send the latest cron slot's issue if the ledger does not hold it yet.
@@ -355,7 +400,7 @@ class Feeder:
             week = due_week(self.now(), trigger, config.tz, storage.issue_done)
             if week is None:
                 return Due(None)
-            if not storage.subscribers():
+            if not storage.subscriber_choices():
                 return Due(week, nobody=True)
             report = send_issue(
                 storage,
@@ -365,6 +410,7 @@ class Feeder:
                 secret=self.secret,
                 now=self.now(),
                 smtp_factory=self._smtp_factory,
+                signer=self.dkim_signer(),
                 stop=stop,
             )
             publish_archive(storage, self.config)
@@ -418,11 +464,30 @@ class Feeder:
         """Subscribe every address of a file; bad lines are reported, not fatal."""
         return people.import_subscribers(self.storage, path, self.tags, now=self.now())
 
+    def subscriber_counts(self) -> dict[SubscriberStatus, int]:
+        """How many addresses are in each status, 0 included."""
+        return self.storage.subscriber_counts()
+
+    def reactivate(self, email: str) -> tuple[str, bool]:
+        """Make a bounced address active again: (the address, False if it was not bounced)."""
+        address = people.normalise_address(email)
+        with self.storage.transaction():
+            return address, self.storage.reactivate(address, self.now())
+
+    def issues(self, limit: int = 10) -> list[IssueRecord]:
+        """The newest issues in the ledger, with their counts and send times."""
+        return self.storage.recent_issues(limit)
+
     def subscribers(
         self, status: SubscriberStatus | None = SubscriberStatus.ACTIVE
     ) -> list[Subscriber]:
         """Subscribers by address, of one status (default: active) or of any (None)."""
         return self.storage.subscribers(status)
+
+    def import_bounces(self, path: Path) -> bounces.BounceReport:
+        """Read bounce reports (an mbox or a Maildir) and mark the active subscribers that
+        bounced for good; what was matched and what was not, per recipient."""
+        return bounces.import_bounces(self.storage, path, now=self.now())
 
     # -- The subscriber pages: a reader's own changes ------------------------------------------
 
@@ -438,6 +503,7 @@ class Feeder:
             self.tags,
             now=self.now(),
             smtp_factory=self._smtp_factory,
+            signer=self.dkim_signer(),
         )
 
     def confirm(self, token: str) -> Subscriber:
@@ -503,7 +569,7 @@ class Feeder:
             next_poll=next_poll,
             next_newsletter=slot,
             last_newsletter=issues[0] if issues else None,
-            subscribers=len(storage.subscribers()),
+            subscribers=storage.subscriber_counts()[SubscriberStatus.ACTIVE],
             in_doubt=storage.deliveries_in_doubt(),
         )
 

@@ -22,6 +22,7 @@ from .config import Config, CorpusSection, find_config, load_config
 from .daemon import run_daemon
 from .errors import FeederError, MailError
 from .model import SubscriberStatus
+from .newsletter.dkim import zone_line
 from .schedule import parse_week_key
 from .text import printable, split_words
 from .web.app import serve as serve_pages
@@ -298,6 +299,7 @@ def newsletter() -> None:
     Example:
       feeder newsletter render --week 2026-W05
       feeder newsletter send
+      feeder newsletter dns
     """
 
 
@@ -365,6 +367,31 @@ def send(ctx: Context, week: str | None, dry_run: bool, retry_unknown: bool) -> 
     click.echo(report.summary())
     if not report.complete:
         raise MailError(report.error())
+
+
+@newsletter.command("dns")
+@pass_ctx
+@reports_errors
+def newsletter_dns(ctx: Context) -> None:
+    """Print the DNS records to publish for DKIM, SPF and DMARC.
+
+    One zone-file line per TXT record. With [dkim] set, the DKIM key record: the public
+    half of dkim.private_key. Then a suggested SPF and DMARC record for the From address's
+    domain, to adapt: SPF must name the hosts that really send (merge it into any SPF
+    record the domain has), and DMARC starts at p=none, where receivers only send
+    reports; tighten it once those show that every message passes.
+
+    \b
+    Example:
+      feeder newsletter dns
+      feeder --config /etc/feeder/feeder.toml newsletter dns >> records.zone
+    """
+    with ctx.feeder() as feeder:
+        records = feeder.dns_records()
+    if not ctx.config.dkim.enabled:
+        click.echo("; DKIM is not configured: set [dkim] domain, selector and private_key")
+    for name, value in records:
+        click.echo(printable(zone_line(name, value)))
 
 
 @main.group()
@@ -447,6 +474,26 @@ def subscribers_forget(ctx: Context, email: str) -> None:
     click.echo(f"erased {address}" if erased else f"{address} was not in the state")
 
 
+@subscribers.command("reactivate")
+@click.argument("email")
+@pass_ctx
+@reports_errors
+def subscribers_reactivate(ctx: Context, email: str) -> None:
+    """Make a bounced EMAIL active again; it gets the next issue.
+
+    For an address that works again (a full mailbox emptied, a server fixed): its bounce
+    and its count of soft failures are cleared. Only a bounced address changes.
+
+    \b
+    Example:
+      feeder subscribers list --status bounced
+      feeder subscribers reactivate reader@example.org
+    """
+    with ctx.feeder() as feeder:
+        address, reactivated = feeder.reactivate(email)
+    click.echo(f"reactivated {address}" if reactivated else f"{address} was not bounced")
+
+
 @subscribers.command("list")
 @click.option(
     "--status",
@@ -514,6 +561,57 @@ def subscribers_import(ctx: Context, file: str) -> None:
         f"{report.added} subscribed, {report.already} already subscribed, "
         f"{len(report.bad)} bad lines"
     )
+
+
+# -- Bounces -------------------------------------------------------------------------------
+
+
+@main.group()
+def bounces() -> None:
+    """Read bounce reports and mark the addresses that refuse mail.
+
+    A send marks an address bounced by itself when the server refuses it for good (5xx),
+    or after soft failures in 3 issues in a row. Refusals from servers further on come back
+    later, by mail, to the From address: `bounces import` reads them.
+
+    \b
+    Example:
+      feeder bounces import ~/Maildir/.Bounces
+    """
+
+
+@bounces.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@pass_ctx
+@reports_errors
+def bounces_import(ctx: Context, path: Path) -> None:
+    """Mark the subscribers that bounce reports in PATH show are gone.
+
+    PATH is an mbox file or a Maildir folder of delivery status notifications (RFC 3464),
+    as they arrive at the From address. A 5.x.x failure marks an active subscriber
+    bounced; a delay or a 4.x.x failure is only shown. Prints one line per recipient
+    reported: what was done (marked; inactive: not active, left as it was; soft;
+    unmatched: not a subscriber), the address, the status, the message and what the
+    server said. A message that is no such report (an auto-reply, a free-text bounce) is
+    warned about and skipped. Importing the same mail again changes nothing; `subscribers
+    reactivate` undoes a mark.
+
+    \b
+    Example:
+      feeder bounces import /var/mail/newsletter
+      feeder bounces import ~/Maildir/.Bounces
+    """
+    with ctx.feeder() as feeder:
+        report = feeder.import_bounces(path)
+    for problem in report.unreadable:
+        warn(f"{path}: {problem.source}: {problem.reason}")
+    for match in report.matched:
+        bounce = match.bounce
+        address = match.address or bounce.recipient or "-"
+        fields = (match.outcome, address, bounce.status or "-", bounce.source, bounce.diagnostic)
+        # Escaped field by field: the tabs between them stay, a tab inside one cannot.
+        click.echo("\t".join(printable(field) for field in fields if field))
+    click.echo(report.summary())
 
 
 # -- Categories ----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from importlib.resources import files
@@ -79,6 +80,18 @@ class SmtpSection:
     username: str = ""  # the password comes only from FEEDER_SMTP_PASSWORD
     timeout: float = 30.0  # a float default, so that a fraction such as 0.5 is accepted
     max_per_second: float = 5.0
+    connections: int = 4  # SMTP sessions a send runs in parallel
+
+
+@dataclass(frozen=True)
+class DkimSection:
+    domain: str = ""  # d=: the From address's domain (or its parent), so that DMARC aligns
+    selector: str = ""  # names the key in DNS: <selector>._domainkey.<domain>
+    private_key: Path | None = None  # the RSA key's PEM file; None (the key empty): no signing
+
+    @property
+    def enabled(self) -> bool:
+        return self.private_key is not None
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,7 @@ class Config:
     schedule: ScheduleSection = field(default_factory=ScheduleSection)
     newsletter: NewsletterSection = field(default_factory=NewsletterSection)
     smtp: SmtpSection = field(default_factory=SmtpSection)
+    dkim: DkimSection = field(default_factory=DkimSection)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -117,7 +131,10 @@ _SECTIONS: dict[str, type] = {
     "schedule": ScheduleSection,
     "newsletter": NewsletterSection,
     "smtp": SmtpSection,
+    "dkim": DkimSection,
 }
+# Paths that may be left empty to turn a feature off; given, they resolve like any path.
+OPTIONAL_PATHS = {("dkim", "private_key")}
 
 
 def find_config(explicit: str | os.PathLike[str] | None) -> Path | None:
@@ -204,7 +221,10 @@ def _section(cls: type, name: str, table: dict[str, Any], base_dir: Path, where:
         else:
             if not isinstance(value, str):
                 raise ConfigError(f"{where}{name}.{key} must be a string, not {value!r}")
-            values[f.name] = value
+            if (name, key) in OPTIONAL_PATHS:
+                values[f.name] = Path(os.path.normpath(base_dir / value)) if value else None
+            else:
+                values[f.name] = value
     # Every path, given or default, resolves against the config file's folder. Symbolic
     # links are kept, not followed: a corpus link re-pointed later is followed at each poll.
     for f in fields(cls):
@@ -223,6 +243,7 @@ RANGES: dict[tuple[str, str], tuple[float, float]] = {
     ("smtp", "port"): (1, 65_535),
     ("smtp", "timeout"): (0.1, 3_600),
     ("smtp", "max_per_second"): (0.01, 100_000),
+    ("smtp", "connections"): (1, 64),
 }
 # Keys holding a URL, and the schemes each may use.
 URL_SCHEMES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -256,6 +277,7 @@ def _check_values(config: Config, where: str) -> None:
     if config.smtp.security not in ("none", "starttls", "ssl"):
         raise ConfigError(f"{where}smtp.security must be one of none, starttls, ssl")
     _check_cron(config.schedule.newsletter_cron, where)
+    _check_dkim(config.dkim, where)
 
 
 def _has_scheme(url: str, schemes: tuple[str, ...]) -> bool:
@@ -267,6 +289,35 @@ def _has_scheme(url: str, schemes: tuple[str, ...]) -> bool:
     if parts.scheme.lower() not in schemes or any(c.isspace() or ord(c) < 32 for c in url):
         return False
     return bool(parts.netloc) if parts.scheme.lower() != "mailto" else "@" in parts.path
+
+
+# A DNS name in ASCII (an international one in its xn-- form): dot-separated labels of
+# letters, digits and inner hyphens. DKIM's selector and domain must both be one.
+_DNS_NAME = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+)
+
+
+def _check_dkim(dkim: DkimSection, where: str) -> None:
+    # Half a [dkim] section would send unsigned mail while the operator believes it signed.
+    given = {"domain": dkim.domain, "selector": dkim.selector, "private_key": dkim.private_key}
+    missing = [f"dkim.{key}" for key, value in given.items() if not value]
+    if not missing:
+        # A selector is usually one label ("mail2026"); a domain has at least two.
+        for key, example in (("selector", "mail2026"), ("domain", "example.org")):
+            value = getattr(dkim, key)
+            dotted = key == "selector" or "." in value
+            if not (_DNS_NAME.fullmatch(value) and len(value) <= 253 and dotted):
+                raise ConfigError(
+                    f"{where}dkim.{key} must be an ASCII DNS name such as {example} "
+                    f"(an international name in its xn-- form), not {value!r}"
+                )
+    elif len(missing) < len(given):
+        raise ConfigError(
+            f"{where}[dkim] needs domain, selector and private_key together; missing: "
+            f"{', '.join(missing)} (or leave all three empty to send unsigned mail)"
+        )
 
 
 def _check_cron(line: str, where: str) -> None:

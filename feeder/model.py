@@ -65,6 +65,7 @@ class SubscriberStatus(StrEnum):
     PENDING = "pending"  # signed up on the web, not confirmed yet
     ACTIVE = "active"  # confirmed, or added by the operator
     UNSUBSCRIBED = "unsubscribed"  # left; the row stays for the ledger until it is erased
+    BOUNCED = "bounced"  # the address refused mail for good; the operator may reactivate it
 
 
 # -- Articles and categories ---------------------------------------------------------------
@@ -169,6 +170,41 @@ class PollRecord:
     corpus_check: str | None = None  # checksum of the whole file, taken before reading it
 
 
+class PollOutcome(StrEnum):
+    """How the last poll ended."""
+
+    READ = "read"  # the corpus was read and the state and outputs brought up to date
+    UNCHANGED = "unchanged"  # the corpus was known unchanged: nothing to read
+    FAILED = "failed"  # it ended with an error; the state is as before it
+
+
+@dataclass(frozen=True, slots=True)
+class PollAttempt:
+    """The last poll, whatever its outcome: what /metrics and /healthz report."""
+
+    at: datetime  # when it ended
+    outcome: PollOutcome
+    seconds: float  # how long it took, waiting for the lock included
+    error: str | None = None  # the one-line error of a failed poll
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "at": self.at.isoformat(),
+            "outcome": self.outcome.value,
+            "seconds": round(self.seconds, 3),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> PollAttempt:
+        return cls(
+            at=datetime.fromisoformat(str(data["at"])),
+            outcome=PollOutcome(str(data["outcome"])),
+            seconds=float(str(data["seconds"])),
+            error=None if data.get("error") is None else str(data["error"]),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class PollResult:
     """What one poll did. `read` is False when the corpus file was known unchanged unread."""
@@ -227,6 +263,7 @@ class IssueRecord:
     sent: int  # rows the server accepted
     failed: int  # rows refused for good
     in_doubt: int  # rows left in 'sending' by an interrupted run
+    send_seconds: float = 0.0  # how long its send runs took, all together
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,3 +280,4 @@ class Delivery:
     attempts: int  # send runs that claimed it
     updated_at: datetime  # its last transition
     detail: str | None  # the last error or refusal
+    seq: int = 0  # the row's place in the ledger's order: a run claims forwards from it

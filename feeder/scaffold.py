@@ -52,6 +52,14 @@ security = "none"                  # "starttls" | "ssl" | "none"
 username = ""                      # the password only from the environment: FEEDER_SMTP_PASSWORD
 timeout = 30                       # seconds
 max_per_second = 5
+connections = 4                    # SMTP sessions a send runs in parallel
+
+[dkim]
+# Sign every message (DKIM): set all three, or leave all three empty to send unsigned mail.
+# `feeder newsletter dns` then prints the DNS records to publish (DKIM, SPF, DMARC).
+domain = ""                        # d=: the From address's domain, e.g. "example.org"
+selector = ""                      # names the key in DNS: <selector>._domainkey.<domain>
+private_key = ""                   # PEM RSA key, 2048 bits: openssl genrsa -out dkim.pem 2048
 """
 
 TAXONOMY_NAME = "taxonomy.toml"

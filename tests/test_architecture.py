@@ -120,9 +120,10 @@ EDGES = {
     "ijson": set(),  # its C backend crashes the process on hostile input: never used
     "ahocorasick_rs": {"feeder.classify.scorer"},
     "click": {"feeder.cli"},
-    "starlette": {f"feeder.web.{m}" for m in ("app", "guard", "pages")},
+    "starlette": {f"feeder.web.{m}" for m in ("app", "guard", "ops", "pages")},
     "uvicorn": {"feeder.web.app"},
     "itsdangerous": {"feeder.tokens", "feeder.web.guard"},
+    "prometheus_client": {"feeder.web.ops"},
 }
 
 

@@ -18,6 +18,10 @@ def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
             "1000",
             "--runs",
             "1",
+            "--subscribers",
+            "300",
+            "--rss-subscribers",
+            "300",
             "--work",
             str(tmp_path),
         ],
@@ -44,6 +48,10 @@ def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
         "re-poll after appending 100, JSON Lines",
         "classification throughput (characters read)",
         "render one newsletter week of 500 articles",
+        "send to 300: plain smtplib loop, one connection (the floor)",
+        "send to 300: `feeder newsletter send` ÷ the floor",
+        "send to 300 with DKIM",
+        "send to 300: peak RSS",
     ]
     # The synthetic corpus is deterministic: the same N gives the same bytes.
     first = (tmp_path / "corpus-1000.json").read_bytes()

@@ -103,7 +103,7 @@ def test_a_read_only_output_folder_fails_the_poll_and_keeps_everything(changed: 
 
 
 def state_writes(site: Site, step: str) -> int:
-    """How far the state file and its journal reach when a poll gets to `step`: found by
+    """How far the state file and its write-ahead log reach when a poll gets to `step`: found by
     killing the same poll, on a copy of the site, at that step (see feeder/faults.py)."""
     copy = site.root.parent / f"{site.root.name}-{step}"
     shutil.copytree(site.root, copy)
@@ -114,7 +114,7 @@ def state_writes(site: Site, step: str) -> int:
         timeout=120,
     )
     assert result.returncode == -9, result.stderr
-    files = [copy / "data" / "state.db", copy / "data" / "state.db-journal"]
+    files = [copy / "data" / "state.db", copy / "data" / "state.db-wal"]
     reach = max(f.stat().st_size for f in files if f.exists())
     shutil.rmtree(copy)
     return reach

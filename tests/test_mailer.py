@@ -33,7 +33,7 @@ from feeder.config import Config
 from feeder.errors import MailError
 from feeder.model import Article, DeliveryStatus
 from feeder.newsletter.ledger import send_issue
-from feeder.newsletter.message import Recipient, build_message, message_id
+from feeder.newsletter.message import Recipient, message_bytes, message_id
 from feeder.newsletter.preview import issue_message
 from feeder.newsletter.render import Rendered
 from feeder.newsletter.smtp import (
@@ -53,6 +53,7 @@ from feeder.newsletter.subscribers import (
 )
 from feeder.schedule import week_bounds
 from feeder.storage import open_storage
+from feeder.storage.ledger import GONE
 
 from .conftest import NEWS_POLL, NewsState
 
@@ -254,14 +255,13 @@ def rendered(news: NewsState) -> Rendered:
 UNSUBSCRIBE = "https://feeds.example.org/shkj/unsubscribe/u"  # the reader's own page
 
 
-def message(issue: Rendered, key: str, to: Recipient, config: Config, now: datetime) -> Any:
-    return build_message(issue, key, to, config, now=now, unsubscribe=UNSUBSCRIBE)
+def message(issue: Rendered, key: str, to: Recipient, config: Config, now: datetime) -> bytes:
+    return message_bytes(issue, key, to, config, now=now, unsubscribe=UNSUBSCRIBE)
 
 
 def test_message_structure_headers_and_encodings(news: NewsState) -> None:
     issue = rendered(news)
-    built = message(issue, W05, Recipient("ann@example.org", "安妮 Smith"), news.config, AFTER_W05)
-    raw = built.as_bytes()
+    raw = message(issue, W05, Recipient("ann@example.org", "安妮 Smith"), news.config, AFTER_W05)
     assert raw.isascii()  # everything encoded: 7-bit safe for any relay
     assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
     received = parse(raw)
@@ -280,6 +280,8 @@ def test_message_structure_headers_and_encodings(news: NewsState) -> None:
         f"<{UNSUBSCRIBE}>, <mailto:newsletter@example.org?subject=unsubscribe>"
     )
     assert received["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # The URLs as they are, never RFC 2047 encoded words a mail client cannot read as URLs.
+    assert f"\r\nList-Unsubscribe: <{UNSUBSCRIBE}>,\r\n <mailto:".encode() in raw
     assert received["Message-ID"] == message_id(W05, "ann@example.org", "example.org")
     assert parts[0].get_content().replace("\r\n", "\n") == issue.text
     assert parts[1].get_content().replace("\r\n", "\n").rstrip("\n") == issue.html.rstrip("\n")
@@ -291,7 +293,7 @@ def test_long_chinese_subject_folds_into_encoded_words_that_decode_back(news: Ne
     subject = "上海科技周报 · " + "长三角生态绿色一体化发展示范区“十五五”开局之年聚焦五大任务" * 2
     issue = Rendered(subject, "<p>x</p>", "x")
     raw = message(issue, W05, Recipient("ann@example.org"), news.config, AFTER_W05)
-    head = raw.as_bytes().decode("ascii").split("\r\n\r\n")[0].split("\r\n")
+    head = raw.decode("ascii").split("\r\n\r\n")[0].split("\r\n")
     start = next(n for n, line in enumerate(head) if line.startswith("Subject:"))
     lines = [head[start]]
     for line in head[start + 1 :]:
@@ -300,7 +302,7 @@ def test_long_chinese_subject_folds_into_encoded_words_that_decode_back(news: Ne
         lines.append(line)
     assert len(lines) >= 3 and all(len(line) <= 78 for line in lines)
     assert sum(line.count("=?utf-8?") for line in lines) >= 3
-    assert parse(raw.as_bytes())["Subject"] == subject
+    assert parse(raw)["Subject"] == subject
     assert str(make_header(decode_header(" ".join(lines)[len("Subject: ") :]))) == subject
 
 
@@ -308,7 +310,7 @@ def test_message_id_is_stable_per_issue_and_recipient(news: NewsState) -> None:
     issue = rendered(news)
 
     def mid(key: str, to: str, now: datetime) -> str:
-        return str(message(issue, key, Recipient(to), news.config, now)["Message-ID"])
+        return str(parse(message(issue, key, Recipient(to), news.config, now))["Message-ID"])
 
     first = mid(W05, "ann@example.org", AFTER_W05)
     assert first == mid(W05, "ann@example.org", AFTER_W06)  # a later retry: the same id
@@ -321,13 +323,15 @@ def test_message_id_is_stable_per_issue_and_recipient(news: NewsState) -> None:
 def test_one_click_unsubscribe_only_with_an_https_url(news: NewsState) -> None:
     # RFC 8058 names an https URI; a plain http page gets the link but no one-click POST.
     plain = "http://localhost:8000/unsubscribe/u"
-    built = build_message(
-        rendered(news),
-        W05,
-        Recipient("a@example.org"),
-        news.config,
-        now=AFTER_W05,
-        unsubscribe=plain,
+    built = parse(
+        message_bytes(
+            rendered(news),
+            W05,
+            Recipient("a@example.org"),
+            news.config,
+            now=AFTER_W05,
+            unsubscribe=plain,
+        )
     )
     assert built["List-Unsubscribe"].startswith(f"<{plain}>, <mailto:")
     assert built["List-Unsubscribe-Post"] is None
@@ -464,6 +468,7 @@ def test_content_is_frozen_when_sending_starts(
     handler.refuse = set()
     with news.store.transaction():  # let bo be tried again, as an operator might
         news.store.settle_delivery(W05, "bo@example.org", "pending", None, AFTER_W05)
+        assert news.store.reactivate("bo@example.org", AFTER_W05)  # the 550 bounced it
     send(news, config)
     first, second = (without_tokens(m.get_body(("html",)).get_content()) for m in handler.messages)
     assert first == second and "发送中途才收录的文章" not in second
@@ -609,30 +614,26 @@ def test_an_unsubscribe_after_freezing_skips_that_recipient(
     "status",
     [DeliveryStatus.SENDING, DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.CANCELLED],
 )
-def test_only_a_pending_row_can_be_claimed_or_cancelled(
+def test_only_pending_rows_are_claimed_and_a_departed_recipient_is_cancelled(
     news: NewsState, status: DeliveryStatus
 ) -> None:
     store = news.store
-    ann, bo = "ann@example.org", "bo@example.org"
-    news.subscribe(ann, bo)
+    ann, bo, cy = "ann@example.org", "bo@example.org", "cy@example.org"
+    news.subscribe(ann, bo, cy)
     with store.transaction():
-        store.freeze_issue(
-            W05, AFTER_W05, ("s", "h", "t"), [], [], {"*": ("s", "h", "t")}, [(ann, "*"), (bo, "*")]
-        )
-        store.settle_delivery(W05, ann, status, "as it was", AFTER_W05)
-    before = store.deliveries(W05)
+        store.freeze_issue(W05, AFTER_W05, ("s", "h", "t"), [], [], {"*": ("s", "h", "t")})
+        store.settle_batch(W05, [(ann, status, "as it was")], AFTER_W05, soft_limit=3)
+    remove_subscriber(store, cy, now=AFTER_W05)
+    before = store.deliveries(W05)[0]
     with store.transaction():
-        assert store.claim_delivery(W05, ann, AFTER_W06) is False
-        assert store.cancel_delivery(W05, ann, "gone", AFTER_W06) is False
-    assert store.deliveries(W05) == before  # status, attempts, time and detail untouched
-    # The same calls do move a pending row, so the test above can see a change.
+        claimed, last = store.claim_batch(W05, 10, AFTER_W06)
+    assert [row.email for row in claimed] == [bo]  # ann's row was not pending, cy left
+    after = {row.email: row for row in store.deliveries(W05)}
+    assert after[ann] == before  # status, attempts, time and detail untouched
+    assert (after[bo].status, after[bo].attempts) == (DeliveryStatus.SENDING, 1)
+    assert (after[cy].status, after[cy].detail) == (DeliveryStatus.CANCELLED, GONE)
     with store.transaction():
-        assert store.claim_delivery(W05, bo, AFTER_W06) is True
-    with store.transaction():
-        store.settle_delivery(W05, bo, DeliveryStatus.PENDING, None, AFTER_W06)
-        assert store.cancel_delivery(W05, bo, "gone", AFTER_W06) is True
-    row = store.deliveries(W05)[1]
-    assert (row.status, row.attempts, row.detail) == (DeliveryStatus.CANCELLED, 1, "gone")
+        assert store.claim_batch(W05, 10, AFTER_W06, after=last) == ([], last)  # none left
 
 
 class RemovesOneMidSend(Handler):
@@ -674,8 +675,9 @@ def test_an_unsubscribe_during_a_send_is_honoured_from_the_next_message_on(
     assert recipients_of(handler.messages) == Counter(r for r in readers if r != leaving)
     assert (report.sent, report.skipped, report.complete) == (19, 1, True)
     assert report.summary().endswith("0 in doubt, 1 unsubscribed")
+    # Claimed in its batch before the reader left, cancelled just before its message.
     (cancelled,) = news.store.deliveries(W05, DeliveryStatus.CANCELLED)
-    assert cancelled.email == leaving and cancelled.attempts == 0
+    assert (cancelled.email, cancelled.detail) == (leaving, GONE)
 
 
 def test_an_unreachable_server_defers_everyone(news: NewsState) -> None:
@@ -946,8 +948,10 @@ def test_cli_send_exit_status_says_whether_everyone_got_it(
 
     with open_storage(news.config.state.path, news.config.tz) as store:
         assert store.issue_status(W05) == "partial"
+        assert "550 5.1.1" in (store.bounce_of("bo@example.org") or "")
         with store.transaction():
             store.settle_delivery(W05, "bo@example.org", "pending", None, AFTER_W05)
+            store.reactivate("bo@example.org", AFTER_W05)
     handler.refuse = set()
     ok = run()
     assert ok.exit_code == 0, ok.output

@@ -92,10 +92,12 @@ def test_the_state_its_journal_and_a_lock_are_0600_whatever_the_umask(
         try:
             with storage.transaction():
                 storage.add_subscriber("a@example.org", "", SubscriberStatus.ACTIVE, "ref", NOW)
-                # SQLite creates the journal at the first write, with the state file's mode.
-                journal = state.with_name(state.name + "-journal")
-                assert journal.exists()
-                assert mode(journal) == 0o600
+                # SQLite creates its write-ahead log and the index beside it with the state
+                # file's mode.
+                for suffix in ("-wal", "-shm"):
+                    journal = state.with_name(state.name + suffix)
+                    assert journal.exists()
+                    assert mode(journal) == 0o600
         finally:
             storage.close()
         with hold_lock(tmp_path / "state.db.job.lock", "poll"):

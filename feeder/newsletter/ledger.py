@@ -18,29 +18,22 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
 
 from ..config import Config
 from ..errors import LoginRefused, MailError
-from ..model import Delivery, DeliveryStatus, IssueRecord, IssueStatus, Tag
+from ..model import Delivery, DeliveryStatus, IssueStatus, Tag
 from ..schedule import week_bounds
-from ..site import page_url
-from ..storage import Storage
-from ..tokens import Purpose, mint
+from ..storage import Storage, open_storage
+from .copies import Signer
+from .dispatch import Dispatch
 from .issue import Issue
-from .message import Recipient, build_message, sender
 from .preview import current_issue
 from .render import WEB, Edition, Rendered, edition_key, render_issue
 from .smtp import (
     Failure,
-    FailureKind,
-    Pacer,
-    Session,
     SmtpFactory,
     check_credentials,
     connect,
-    deliver,
-    open_session,
     smtp_password,
 )
 
@@ -112,6 +105,8 @@ def send_issue(
     retry_unknown: bool = False,
     dry_run: bool = False,
     smtp_factory: SmtpFactory | None = None,
+    signer: Signer | None = None,
+    connect_state: Callable[[], Storage] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     stop: threading.Event | None = None,
 ) -> SendReport:
@@ -145,16 +140,17 @@ def send_issue(
             with storage.transaction():
                 storage.skip_issue(week, now)
             return SendReport(week, IssueStatus.SKIPPED)
-        recipients = storage.subscribers()
-        if not recipients:
+        choices = storage.subscriber_choices()  # {tags as stored: readers}, not every reader
+        if not choices:
             raise MailError("there are no subscribers; add some with `feeder subscribers add`")
         if smtp_factory is None and not dry_run:  # before freezing: a typo should cost nothing
             check_credentials(config.smtp, smtp_password())
         web = render_issue(issue, tags, config, WEB)
         assert web is not None  # the issue is not empty
-        editions = render_editions(issue, tags, config, [r.tags for r in recipients])
+        chosen = {_choice(stored): readers for stored, readers in choices.items()}
+        editions = render_editions(issue, tags, config, chosen)
         if dry_run:
-            mailed = sum(1 for r in recipients if edition_key(r.tags) in editions)
+            mailed = sum(n for c, n in chosen.items() if edition_key(c) in editions)
             return SendReport(week, None, articles=count, sent=mailed, dry_run=True)
         with storage.transaction():
             if storage.issue_status(week) is None:  # not frozen meanwhile by another run
@@ -165,30 +161,48 @@ def send_issue(
                     [e.article.id for e in issue.entries],
                     [e.article.id for e in issue.late],
                     {key: (r.subject, r.html, r.text) for key, r in editions.items()},
-                    [(r.email, edition_key(r.tags)) for r in recipients],
                 )
         record = storage.issue_record(week)
         assert record is not None
 
     count = record.articles + record.late
     if dry_run:
-        pending = [d for d in storage.deliveries(week, DeliveryStatus.PENDING) if d.subscribed]
-        return _report(storage, week, count, dry_run=True, would_send=len(pending))
+        pending = storage.delivery_counts(week).get(DeliveryStatus.PENDING, 0)
+        return _report(storage, week, count, dry_run=True, would_send=pending)
     if retry_unknown:
         with storage.transaction():
             storage.retry_in_doubt(week, _utcnow())
-    copies = Copies(storage, config, record, secret)
     factory = smtp_factory or (lambda: connect(config.smtp, smtp_password()))
-    sent, unreachable = 0, None
+    dispatch = Dispatch(
+        connect_state or (lambda: open_storage(storage.path, config.tz)),
+        config,
+        record,
+        secret,
+        factory,
+        signer=signer,
+        sleep=sleep,
+        stop=stop,
+    )
+    started = time.monotonic()
     try:
-        sent, unreachable = _send_pending(storage, config, week, copies, factory, sleep, stop)
+        result = dispatch.run()
     finally:
         with storage.transaction():
-            counts = _counts(storage.deliveries(week))
+            counts = storage.delivery_counts(week)
             unsent = sum(counts.get(status, 0) for status in _UNSENT)
             status = IssueStatus.PARTIAL if unsent else IssueStatus.SENT
             storage.set_issue_status(week, status, _utcnow())
-    return _report(storage, week, count, sent_now=sent, unreachable=unreachable)
+            storage.add_send_seconds(week, time.monotonic() - started)
+    if result.error is not None:
+        raise result.error
+    if result.fatal is not None:
+        raise _fatal(result.fatal)
+    return _report(storage, week, count, sent_now=result.sent, unreachable=result.unreachable)
+
+
+def _choice(stored: str | None) -> tuple[str, ...] | None:
+    """A choice of sections as the subscribers table stores it, as a tuple of tag ids."""
+    return None if stored is None else tuple(stored.split())
 
 
 def render_editions(
@@ -207,128 +221,15 @@ def render_editions(
     return editions
 
 
-class Copies:
-    """Each recipient's copy of a frozen issue: their edition, rendered once per run and
-    personalised per message, dated when the issue was frozen."""
-
-    def __init__(self, storage: Storage, config: Config, record: IssueRecord, secret: bytes):
-        self._storage = storage
-        self._config = config
-        self._record = record
-        self._secret = secret
-        self._editions: dict[str, Rendered] = {}
-
-    def message(self, row: Delivery) -> EmailMessage:
-        config, key = self._config, self._record.key
-        preferences = mint(self._secret, Purpose.PREFERENCES, row.ref)
-        unsubscribe = mint(self._secret, Purpose.UNSUBSCRIBE, row.ref)
-        rendered = self._edition(row.edition).personalise(preferences, unsubscribe)
-        return build_message(
-            rendered,
-            key,
-            Recipient(row.email, row.name),
-            config,
-            now=self._record.frozen_at,
-            unsubscribe=page_url(config.output.base_url, Purpose.UNSUBSCRIBE, unsubscribe),
-        )
-
-    def _edition(self, edition: str) -> Rendered:
-        if edition not in self._editions:
-            # An issue frozen before editions existed mails its one message to everyone.
-            record = self._record
-            frozen = self._storage.edition(record.key, edition)
-            subject, html, text = frozen or (record.subject, record.html, record.text)
-            self._editions[edition] = Rendered(subject, html, text)
-        return self._editions[edition]
-
-
+PROBLEMS = 100  # recipients a report names; the counts cover the rest
 # A row in one of these states means the issue did not reach everyone.
 _UNSENT = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.FAILED)
-
-
-def _send_pending(
-    storage: Storage,
-    config: Config,
-    week: str,
-    copies: Copies,
-    factory: SmtpFactory,
-    sleep: Callable[[float], None],
-    stop: threading.Event | None,
-) -> tuple[int, str | None]:
-    """Mail each pending recipient once: (how many the server accepted, why the server
-    could not be reached if that ended the run early, else None)."""
-    source = sender(config)
-    session = Session(factory)
-    pacer = Pacer(config.smtp.max_per_second, sleep)
-    sent = 0
-    try:
-        for row in storage.deliveries(week, DeliveryStatus.PENDING):
-            if stop is not None and stop.is_set():
-                break
-            if not row.subscribed:  # gone before the run began: no need to log in for them
-                with storage.transaction():
-                    _cancel(storage, week, row.email)
-                continue
-            data = copies.message(row).as_bytes()
-            # Connected and logged in before the row is claimed: a refused login or a
-            # server out of reach leaves every row pending, none in doubt.
-            failure = open_session(session, config.smtp, sleep)
-            if failure is not None:
-                if failure.kind is FailureKind.FATAL:
-                    raise _fatal(failure)
-                return sent, failure.detail  # the rest stay pending for the next run
-            with storage.transaction():
-                # Asked now, in the claim's transaction, not taken from the list read when
-                # the run began: an unsubscribe during a long send counts from the next
-                # message on.
-                if not storage.is_subscribed(row.email):
-                    _cancel(storage, week, row.email)
-                    continue
-                if not storage.claim_delivery(week, row.email, _utcnow()):
-                    continue  # another run took it
-            # From here until the row is settled, a crash leaves it in doubt.
-            failure = deliver(session, pacer, source.addr_spec, row.email, data, config.smtp, sleep)
-            if failure is None:
-                sent += 1
-            with storage.transaction():
-                status = settled_status(failure)
-                detail = None if failure is None else failure.detail
-                storage.settle_delivery(week, row.email, status, detail, _utcnow())
-            if failure is not None and failure.kind is FailureKind.FATAL:
-                raise _fatal(failure)
-            if failure is not None and failure.connection:
-                break  # the server is unreachable: the rest stay pending for the next run
-    finally:
-        session.close()
-    return sent, None
-
-
-def _cancel(storage: Storage, week: str, email: str) -> None:
-    storage.cancel_delivery(week, email, "unsubscribed before it was sent", _utcnow())
 
 
 def _fatal(failure: Failure) -> MailError:
     """The error that ends the run; a refused login is told apart, so that the daemon can
     stop asking with the same credentials."""
     return LoginRefused(failure.detail) if failure.login else MailError(failure.detail)
-
-
-def settled_status(failure: Failure | None) -> DeliveryStatus:
-    """Where a claimed row goes after one delivery attempt, retries included."""
-    if failure is None:
-        return DeliveryStatus.SENT
-    if failure.kind is FailureKind.PERMANENT:
-        return DeliveryStatus.FAILED
-    if failure.kind is FailureKind.UNKNOWN:  # left in doubt, exactly as a crash here would be
-        return DeliveryStatus.SENDING
-    return DeliveryStatus.PENDING  # transient to the end, or fatal: the server never took it
-
-
-def _counts(rows: Iterable[Delivery]) -> dict[DeliveryStatus, int]:
-    counts: dict[DeliveryStatus, int] = {}
-    for row in rows:
-        counts[row.status] = counts.get(row.status, 0) + 1
-    return counts
 
 
 def _report(
@@ -341,13 +242,9 @@ def _report(
     would_send: int = 0,
     unreachable: str | None = None,
 ) -> SendReport:
-    rows = storage.deliveries(week)
-    counts = _counts(rows)
+    counts = storage.delivery_counts(week)
     problems = (() if unreachable is None else (unreachable,)) + tuple(
-        f"{row.email}: {_problem(row)}"
-        for row in rows
-        if row.status in (DeliveryStatus.FAILED, DeliveryStatus.SENDING)
-        or (row.status is DeliveryStatus.PENDING and row.detail)
+        f"{row.email}: {_problem(row)}" for row in storage.problem_deliveries(week, PROBLEMS)
     )
     return SendReport(
         key=week,

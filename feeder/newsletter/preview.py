@@ -14,7 +14,7 @@ from ..site import page_url, preview_files
 from ..storage import Storage
 from ..tokens import Purpose
 from .issue import Issue, select_issue
-from .message import Recipient, build_message
+from .message import Recipient, message_bytes
 from .render import EVERYTHING, WEB, Rendered, render_issue
 
 PREVIEW_RECIPIENT = "preview@example.invalid"
@@ -65,12 +65,12 @@ def write_preview(storage: Storage, config: Config, key: str, tags: Sequence[Tag
     sample = mail.personalise(PREVIEW_TOKEN, PREVIEW_TOKEN)
     unsubscribe = page_url(config.output.base_url, Purpose.UNSUBSCRIBE, PREVIEW_TOKEN)
     recipient = Recipient(PREVIEW_RECIPIENT)
-    message = build_message(sample, key, recipient, config, now=end, unsubscribe=unsubscribe)
+    message = message_bytes(sample, key, recipient, config, now=end, unsubscribe=unsubscribe)
     html, text, eml = (config.output.dir / name for name in preview_files(key))
     outputs = {
         html: web.html.encode("utf-8"),
         text: web.text.encode("utf-8"),
-        eml: message.as_bytes(),
+        eml: message,
     }
     return [path for path, data in outputs.items() if write_if_changed(path, data)]
 

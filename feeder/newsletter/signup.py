@@ -19,6 +19,7 @@ from ..site import page_url
 from ..storage import Storage
 from ..templating import Templates
 from ..tokens import CONFIRM_DAYS, Purpose, mint, new_ref
+from .copies import Signer
 from .message import sender
 from .smtp import SmtpFactory, connect, send_now, smtp_password
 from .subscribers import Choice, choose_tags, normalise_address
@@ -52,6 +53,7 @@ def sign_up(
     *,
     now: datetime,
     smtp_factory: SmtpFactory | None = None,
+    signer: Signer | None = None,
 ) -> None:
     """Sign `email` up for the sections `ids`, as a web form asks.
 

@@ -12,6 +12,7 @@ import contextlib
 import os
 import smtplib
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -254,7 +255,8 @@ class Session:
 
 
 class Pacer:
-    """Spaces messages at least 1/per_second apart (smtp.max_per_second)."""
+    """Spaces messages at least 1/per_second apart (smtp.max_per_second), across every
+    connection of a run: each caller takes the next free slot, then waits for it."""
 
     def __init__(
         self,
@@ -266,13 +268,15 @@ class Pacer:
         self._sleep = sleep
         self._clock = clock
         self._next: float | None = None
+        self._lock = threading.Lock()
 
     def wait(self) -> None:
-        now = self._clock()
-        if self._next is not None and now < self._next:
-            self._sleep(self._next - now)
-            now = self._next
-        self._next = now + self._interval
+        with self._lock:
+            now = self._clock()
+            slot = now if self._next is None else max(now, self._next)
+            self._next = slot + self._interval
+        if slot > now:
+            self._sleep(slot - now)
 
 
 def open_session(

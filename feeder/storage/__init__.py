@@ -131,6 +131,26 @@ class Storage(Protocol):
         """Whether `email` (already normalised) gets mail now."""
         ...
 
+    def subscriber_choices(self) -> dict[str | None, int]:
+        """How many active subscribers chose each set of sections (None: everything)."""
+        ...
+
+    def subscriber_counts(self) -> dict[SubscriberStatus, int]:
+        """How many addresses are in each status (every status named, 0 included)."""
+        ...
+
+    def mark_bounced(self, email: str, detail: str, now: datetime) -> bool:
+        """An active address refused mail for good; False if it was not active."""
+        ...
+
+    def bounce_of(self, email: str) -> str | None:
+        """Why `email` was marked bounced; None if it is not."""
+        ...
+
+    def reactivate(self, email: str, now: datetime) -> bool:
+        """A bounced address made active again, its counts cleared; False if not bounced."""
+        ...
+
     def subscribers(
         self, status: SubscriberStatus | None = SubscriberStatus.ACTIVE
     ) -> list[Subscriber]:
@@ -183,10 +203,10 @@ class Storage(Protocol):
         week_ids: Sequence[str],
         late_ids: Sequence[str],
         editions: Mapping[str, tuple[str, str, str]],
-        recipients: Sequence[tuple[str, str]],
     ) -> None:
-        """Fix an issue: its web version, articles, editions and (address, edition) recipients;
-        a recipient whose edition is not in `editions` is recorded as empty, not mailed."""
+        """Fix an issue: its web version, articles and editions, and every active subscriber
+        as a recipient of their edition; one whose edition is not in `editions` is recorded
+        as empty, not mailed."""
         ...
 
     def edition(self, key: str, edition: str) -> tuple[str, str, str] | None:
@@ -206,12 +226,34 @@ class Storage(Protocol):
         """Rows a run left in SENDING: whether the server took the message is unknown."""
         ...
 
-    def claim_delivery(self, key: str, email: str, now: datetime) -> bool:
-        """pending → sending; False if the row was not pending (another run took it)."""
+    def claim_batch(
+        self, key: str, limit: int, now: datetime, after: int = 0
+    ) -> tuple[list[Delivery], int]:
+        """Claim up to `limit` pending rows after seq `after` (pending → sending); a row
+        whose recipient is no longer active is cancelled instead and not returned. Returns
+        the claimed rows and the seq where the next claim starts."""
         ...
 
-    def cancel_delivery(self, key: str, email: str, detail: str, now: datetime) -> bool:
-        """pending → cancelled (the recipient unsubscribed); False if the row was not pending."""
+    def settle_batch(
+        self,
+        key: str,
+        outcomes: Sequence[tuple[str, DeliveryStatus, str | None]],
+        now: datetime,
+        soft_limit: int,
+    ) -> None:
+        """Settle claimed rows and mark bounced addresses (see storage/ledger.py)."""
+        ...
+
+    def delivery_counts(self, key: str) -> dict[DeliveryStatus, int]:
+        """How many of an issue's ledger rows are in each status."""
+        ...
+
+    def problem_deliveries(self, key: str, limit: int) -> list[Delivery]:
+        """The first `limit` rows that did not reach their recipient and say why."""
+        ...
+
+    def add_send_seconds(self, key: str, seconds: float) -> None:
+        """Add one run's duration to the issue's total send time."""
         ...
 
     def settle_delivery(

@@ -29,9 +29,9 @@ def _create_private(path: Path) -> None:
     """Create the state file empty and readable by its owner only, unless it exists.
 
     It holds the subscribers' addresses, and SQLite would create it 0644 less the umask.
-    SQLite gives its rollback journal the database file's mode, so the journal is private
-    too. An existing file keeps the mode its operator gave it. An empty file is a valid
-    empty database, so a crash right after this leaves nothing to repair.
+    SQLite gives its write-ahead log and shared-memory index the database file's mode, so
+    they are private too. An existing file keeps the mode its operator gave it. An empty
+    file is a valid empty database, so a crash right after this leaves nothing to repair.
     """
     try:
         # Where SQLite will open it: it follows a symlink, even a dangling one.
@@ -64,8 +64,11 @@ class Database:
             # Takes effect only on a new file: a typical article (6 KB of UTF-8) then fits
             # in one page instead of a chain of 4 KB overflow pages.
             db.execute("PRAGMA page_size = 16384")
-            # A rollback journal: one bulk transaction is faster than in WAL, and just as safe.
-            db.execute("PRAGMA journal_mode = DELETE")
+            # Write-ahead logging: readers (the web pages, /healthz, a send's connections) never
+            # wait for a writer, nor a writer for them. FULL: a commit survives a power cut,
+            # as a send's claim must.
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
             database = cls(db, path, tz)
             database._migrate()
         except sqlite3.DatabaseError as exc:

@@ -7,11 +7,14 @@ own, so a crash leaves every row in the state it really reached.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from ..model import Delivery, DeliveryStatus, IssueRecord, IssueStatus
 from .base import Database, from_db_time, to_db_time
+
+GONE = "no longer subscribed when its turn came"  # a cancelled row: unsubscribed or bounced
 
 
 class Ledger(Database):
@@ -63,7 +66,8 @@ class Ledger(Database):
                    (SELECT count(*) FROM deliveries d WHERE d.issue = i.key
                     AND d.status = 'failed'),
                    (SELECT count(*) FROM deliveries d WHERE d.issue = i.key
-                    AND d.status = 'sending')
+                    AND d.status = 'sending'),
+                   send_seconds
             FROM issues i {where} ORDER BY key DESC LIMIT :limit
         """
         return [
@@ -81,6 +85,7 @@ class Ledger(Database):
                 sent=row[10],
                 failed=row[11],
                 in_doubt=row[12],
+                send_seconds=row[13],
             )
             for row in self.db.execute(sql, params)
         ]
@@ -111,10 +116,10 @@ class Ledger(Database):
         week_ids: Sequence[str],
         late_ids: Sequence[str],
         editions: Mapping[str, tuple[str, str, str]],
-        recipients: Sequence[tuple[str, str]],
     ) -> None:
         """Fix an issue: its web version `message` (subject, html, text), its articles, the
-        rendering of each edition and its recipients as (address, edition).
+        rendering of each edition, and its recipients: every active subscriber, with the
+        edition of their sections (their tags, or '*' for everything), in one statement.
 
         Recipients are pending, except those whose edition is not in `editions` (none of
         their sections had an article): they are recorded as 'empty' and never mailed.
@@ -159,22 +164,16 @@ class Ledger(Database):
                 for edition, (s, h, t) in editions.items()
             ],
         )
-        self.db.executemany(
+        self.db.execute(
             """
             INSERT INTO deliveries (issue, email, status, attempts, updated_at, detail, edition)
-            VALUES (:key, :email, :status, 0, :now, :detail, :edition)
+            SELECT :key, email, CASE WHEN mailed THEN 'pending' ELSE 'empty' END, 0, :now,
+                   CASE WHEN mailed THEN NULL ELSE 'nothing in their sections' END, edition
+            FROM (SELECT email, coalesce(tags, '*') AS edition,
+                         coalesce(tags, '*') IN (SELECT value FROM json_each(:editions)) AS mailed
+                  FROM subscribers WHERE status = 'active' ORDER BY email)
             """,
-            [
-                {
-                    "key": key,
-                    "email": email,
-                    "now": stamp,
-                    "edition": edition,
-                    "status": "pending" if edition in editions else "empty",
-                    "detail": None if edition in editions else "nothing in their sections",
-                }
-                for email, edition in recipients
-            ],
+            {"key": key, "now": stamp, "editions": json.dumps(list(editions))},
         )
 
     def edition(self, key: str, edition: str) -> tuple[str, str, str] | None:
@@ -216,12 +215,15 @@ class Ledger(Database):
         """
         return self._deliveries("d.status = 'sending'", {})
 
-    def _deliveries(self, condition: str, params: dict[str, object]) -> list[Delivery]:
+    def _deliveries(
+        self, condition: str, params: dict[str, object], limit: int = -1
+    ) -> list[Delivery]:
         sql = f"""
             SELECT d.issue, d.email, coalesce(s.name, ''), coalesce(s.status = 'active', 0),
-                   d.status, d.attempts, d.updated_at, d.detail, d.edition, coalesce(s.ref, '')
+                   d.status, d.attempts, d.updated_at, d.detail, d.edition, coalesce(s.ref, ''),
+                   d.rowid
             FROM deliveries d LEFT JOIN subscribers s ON s.email = d.email
-            WHERE {condition} ORDER BY d.issue, d.rowid
+            WHERE {condition} ORDER BY d.issue, d.rowid LIMIT {int(limit)}
         """
         return [
             Delivery(
@@ -235,31 +237,45 @@ class Ledger(Database):
                 detail=row[7],
                 edition=row[8],
                 ref=row[9],
+                seq=row[10],
             )
             for row in self.db.execute(sql, params)
         ]
 
-    def claim_delivery(self, key: str, email: str, now: datetime) -> bool:
-        """pending → sending; False if the row was not pending (another run took it)."""
-        cursor = self.db.execute(
+    def claim_batch(
+        self, key: str, limit: int, now: datetime, after: int = 0
+    ) -> tuple[list[Delivery], int]:
+        """Claim up to `limit` pending rows after row `after` (a Delivery's seq), in ledger
+        order: pending → sending, in the caller's transaction. A row whose recipient is no
+        longer active is cancelled instead, and not returned: whoever left before their
+        batch was claimed is never mailed. A run claims forwards, so a row it put back to
+        pending (a transient failure) waits for the next run. Returns the claimed rows and
+        the seq of the last row looked at (`after` if none), where the next claim starts."""
+        rows = self._deliveries(
+            "d.issue = :key AND d.status = 'pending' AND d.rowid > :after",
+            {"key": key, "after": after},
+            limit=limit,
+        )
+        stamp = to_db_time(now)
+        self.db.executemany(
             """
             UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = :now
             WHERE issue = :key AND email = :email AND status = 'pending'
             """,
-            {"key": key, "email": email, "now": to_db_time(now)},
+            [{"key": key, "email": r.email, "now": stamp} for r in rows if r.subscribed],
         )
-        return cursor.rowcount == 1
-
-    def cancel_delivery(self, key: str, email: str, detail: str, now: datetime) -> bool:
-        """pending → cancelled (the recipient unsubscribed); False if the row was not pending."""
-        cursor = self.db.execute(
+        self.db.executemany(
             """
             UPDATE deliveries SET status = 'cancelled', detail = :detail, updated_at = :now
             WHERE issue = :key AND email = :email AND status = 'pending'
             """,
-            {"key": key, "email": email, "detail": detail, "now": to_db_time(now)},
+            [
+                {"key": key, "email": r.email, "now": stamp, "detail": GONE}
+                for r in rows
+                if not r.subscribed
+            ],
         )
-        return cursor.rowcount == 1
+        return [r for r in rows if r.subscribed], (rows[-1].seq if rows else after)
 
     def settle_delivery(
         self, key: str, email: str, status: DeliveryStatus, detail: str | None, now: datetime
@@ -277,6 +293,90 @@ class Ledger(Database):
                 "detail": detail,
                 "now": to_db_time(now),
             },
+        )
+
+    def settle_batch(
+        self,
+        key: str,
+        outcomes: Sequence[tuple[str, DeliveryStatus, str | None]],
+        now: datetime,
+        soft_limit: int,
+    ) -> None:
+        """Settle claimed rows, each (address, status, detail), and what they say of each
+        address: a permanent refusal (failed) marks it bounced; a row left pending with a
+        detail (a transient failure to the end) counts one soft failure for this issue, and
+        `soft_limit` consecutive issues of them mark it bounced; a sent one clears the count.
+        Unsubscribed and erased addresses are left as they are."""
+        stamp = to_db_time(now)
+        rows = [
+            {"key": key, "email": email, "status": status, "detail": detail, "now": stamp}
+            for email, status, detail in outcomes
+        ]
+        self.db.executemany(
+            """
+            UPDATE deliveries SET status = :status, detail = :detail, updated_at = :now
+            WHERE issue = :key AND email = :email
+            """,
+            rows,
+        )
+        sent = [r for r in rows if r["status"] == DeliveryStatus.SENT]
+        failed = [r for r in rows if r["status"] == DeliveryStatus.FAILED]
+        soft = [r for r in rows if r["status"] == DeliveryStatus.PENDING and r["detail"]]
+        self.db.executemany(
+            """
+            UPDATE subscribers SET soft_failures = 0, soft_issue = NULL
+            WHERE email = :email AND soft_failures > 0
+            """,
+            sent,
+        )
+        self.db.executemany(
+            """
+            UPDATE subscribers SET soft_failures = soft_failures + 1, soft_issue = :key
+            WHERE email = :email AND coalesce(soft_issue, '') != :key
+            """,
+            soft,
+        )
+        self.db.executemany(
+            """
+            UPDATE subscribers SET status = 'bounced', since = :now, bounce = :detail
+            WHERE email = :email AND status = 'active'
+            """,
+            failed,
+        )
+        self.db.executemany(
+            """
+            UPDATE subscribers SET status = 'bounced', since = :now,
+                bounce = 'soft failures in ' || soft_failures || ' issues in a row: ' || :detail
+            WHERE email = :email AND status = 'active' AND soft_failures >= :limit
+            """,
+            [{**r, "limit": soft_limit} for r in soft],
+        )
+
+    def delivery_counts(self, key: str) -> dict[DeliveryStatus, int]:
+        """How many of an issue's ledger rows are in each status."""
+        rows = self.db.execute(
+            "SELECT status, count(*) FROM deliveries WHERE issue = :key GROUP BY status",
+            {"key": key},
+        )
+        return {DeliveryStatus(status): count for status, count in rows}
+
+    def problem_deliveries(self, key: str, limit: int) -> list[Delivery]:
+        """The first `limit` rows that did not reach their recipient and say why: failed,
+        in doubt, or pending after a failure."""
+        return self._deliveries(
+            """
+            d.issue = :key AND (d.status IN ('failed', 'sending')
+                                OR (d.status = 'pending' AND d.detail IS NOT NULL))
+            """,
+            {"key": key},
+            limit=limit,
+        )
+
+    def add_send_seconds(self, key: str, seconds: float) -> None:
+        """Add one run's duration to the issue's total send time."""
+        self.db.execute(
+            "UPDATE issues SET send_seconds = send_seconds + :seconds WHERE key = :key",
+            {"key": key, "seconds": seconds},
         )
 
     def retry_in_doubt(self, key: str, now: datetime) -> int:

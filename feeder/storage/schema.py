@@ -196,5 +196,35 @@ def _v5(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: sqlite3.Connection) -> None:
+    # Bounces prune the list: a refused address becomes 'bounced' (with the reason), and soft
+    # failures are counted per consecutive issue. Each issue adds up how long its sends took.
+    _script(
+        db,
+        """
+        CREATE TABLE subscribers_v6 (
+            email TEXT PRIMARY KEY COLLATE NOCASE,  -- normalised; one row per mailbox
+            name TEXT NOT NULL,           -- display name for the To header, may be empty
+            status TEXT NOT NULL
+                CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced')),
+            tags TEXT,                    -- chosen tag ids, space-separated; NULL: everything
+            since TEXT NOT NULL,          -- UTC: when the status last changed
+            ref TEXT NOT NULL UNIQUE,     -- random; what signed links name instead of the address
+            mailed_at TEXT,               -- UTC: the last confirmation or preferences mail
+            soft_failures INTEGER NOT NULL DEFAULT 0,  -- consecutive issues that soft-failed
+            soft_issue TEXT,              -- the last issue counted there (once per issue)
+            bounce TEXT                   -- why the address was marked bounced
+        );
+        INSERT INTO subscribers_v6 (email, name, status, tags, since, ref, mailed_at)
+            SELECT email, name, status, tags, since, ref, mailed_at FROM subscribers;
+        DROP TABLE subscribers;
+        ALTER TABLE subscribers_v6 RENAME TO subscribers;
+        CREATE INDEX subscribers_by_status ON subscribers (status, email);
+
+        ALTER TABLE issues ADD COLUMN send_seconds REAL NOT NULL DEFAULT 0;
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)

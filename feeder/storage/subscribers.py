@@ -98,6 +98,52 @@ class Subscribers(Database):
         )
         return cursor.rowcount
 
+    def subscriber_choices(self) -> dict[str | None, int]:
+        """How many active subscribers chose each set of sections (their tags as stored,
+        None for everything)."""
+        rows = self.db.execute(
+            "SELECT tags, count(*) FROM subscribers WHERE status = 'active' GROUP BY tags"
+        )
+        return dict(rows.fetchall())
+
+    def subscriber_counts(self) -> dict[SubscriberStatus, int]:
+        """How many addresses are in each status (every status named, 0 included)."""
+        rows = dict(self.db.execute("SELECT status, count(*) FROM subscribers GROUP BY status"))
+        return {status: rows.get(status.value, 0) for status in SubscriberStatus}
+
+    def mark_bounced(self, email: str, detail: str, now: datetime) -> bool:
+        """An active address refused mail for good (a bounce report says so); False if it
+        was not active."""
+        cursor = self.db.execute(
+            """
+            UPDATE subscribers SET status = 'bounced', since = :now, bounce = :detail
+            WHERE email = :email AND status = 'active'
+            """,
+            {"email": email, "detail": detail, "now": to_db_time(now)},
+        )
+        return cursor.rowcount > 0
+
+    def bounce_of(self, email: str) -> str | None:
+        """Why `email` was marked bounced; None if it is not."""
+        row = self.db.execute(
+            "SELECT bounce FROM subscribers WHERE email = :email AND status = 'bounced'",
+            {"email": email},
+        ).fetchone()
+        return None if row is None else str(row[0] or "")
+
+    def reactivate(self, email: str, now: datetime) -> bool:
+        """The operator's way back for a bounced address: active, its counts cleared. False
+        if it was not bounced."""
+        cursor = self.db.execute(
+            """
+            UPDATE subscribers SET status = 'active', since = :now, bounce = NULL,
+                soft_failures = 0, soft_issue = NULL
+            WHERE email = :email AND status = 'bounced'
+            """,
+            {"email": email, "now": to_db_time(now)},
+        )
+        return cursor.rowcount > 0
+
     def is_subscribed(self, email: str) -> bool:
         """Whether `email` (already normalised) gets mail now."""
         row = self.db.execute(

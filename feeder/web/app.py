@@ -35,6 +35,7 @@ from ..config import Config
 from ..errors import FeederError, OutputError
 from ..text import printable
 from .guard import MAX_BODY, SecurityHeaders, page_headers
+from .ops import Ops
 from .pages import Pages
 
 log = logging.getLogger("feeder.web")
@@ -65,7 +66,11 @@ def create_app(
         raise OutputError(f"{out}: no such folder to serve (run `feeder build` first)")
     pages = Pages(config, clock, smtp_factory)
     return Starlette(
-        routes=[*pages.routes(), Mount("/", app=OutputFiles(directory=out, html=True))],
+        routes=[
+            *pages.routes(),
+            *Ops(config, clock).routes(),
+            Mount("/", app=OutputFiles(directory=out, html=True)),
+        ],
         middleware=[
             Middleware(AccessLog),
             Middleware(SecurityHeaders),
