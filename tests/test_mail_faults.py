@@ -163,6 +163,75 @@ def test_a_copy_sent_again_is_byte_for_byte_the_first(news: NewsState, mailhost:
     assert "/unsubscribe/" in first["List-Unsubscribe"]
 
 
+class CountsCopies:
+    """Keeps the recipient of every message it takes; `seen` is set once it has `kill_at`."""
+
+    def __init__(self, kill_at: int) -> None:
+        self.recipients: list[str] = []
+        self.kill_at = kill_at
+        self.seen = threading.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.recipients.extend(envelope.rcpt_tos)
+        if len(self.recipients) >= self.kill_at:
+            self.seen.set()
+        return "250 2.0.0 queued"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_at", [37, 150])
+def test_kill_9_during_a_parallel_send_never_mails_anyone_twice_unannounced(
+    news: NewsState, tmp_path: Path, kill_at: int
+) -> None:
+    # Four sessions claiming batches of 10 at once: a kill leaves up to four batches in
+    # doubt. After a rerun, each reader has exactly one copy, or is listed in doubt (with
+    # at most one): never two copies that nobody was told about.
+    readers = [f"r{n:03d}@example.org" for n in range(300)]
+    news.subscribe(*readers)
+    handler = CountsCopies(kill_at)
+    port = portpicker.pick_unused_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        config = write_config(news, tmp_path, port)
+        text = config.read_text(encoding="utf-8").replace("max_per_second = 1000", "")
+        config.write_text(text + "max_per_second = 40\nconnections = 4\n", encoding="utf-8")
+        news.store.close()
+        sender = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "feeder",
+                "--config",
+                str(config),
+                "newsletter",
+                "send",
+                "--week",
+                W05,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            assert handler.seen.wait(60), sender.communicate()[1].decode()
+            sender.send_signal(signal.SIGKILL)
+            assert sender.wait(10) == -signal.SIGKILL
+        finally:
+            if sender.poll() is None:
+                sender.kill()
+                sender.wait()
+        rerun = cli(config, "newsletter", "send", "--week", W05)
+        status = json.loads(cli(config, "status", "--json").stdout)
+    finally:
+        controller.stop()
+    doubt = {row["email"] for row in status["in_doubt"]}
+    copies = Counter(handler.recipients)
+    assert 0 < len(doubt) <= 4 * 10, rerun.output
+    assert {r for r in readers if copies[r] == 1} | doubt == set(readers)
+    assert all(copies[r] <= 1 for r in readers)  # nobody twice
+    assert not [r for r in readers if copies[r] == 0 and r not in doubt]  # nobody forgotten
+
+
 def cli(config: Path, *args: str) -> Result:
     return CliRunner().invoke(main, ["--config", str(config), *args])
 
