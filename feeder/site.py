@@ -18,6 +18,9 @@ NEWSLETTER = "newsletter"  # the folder of newsletter previews, web versions and
 ARCHIVE = f"{NEWSLETTER}/index.html"  # the list of every issue that was sent
 ISSUES_FEED = f"{NEWSLETTER}/issues.atom"  # the feed of those issues
 SUBSCRIBE = "subscribe"  # the sign-up form, served by the web application, not a file
+# Every feed is written in each of these formats, from the same entries; each is the file's
+# extension. Atom comes first: it is the one the OPML list names.
+FORMATS = ("atom", "rss", "json")
 
 
 def feed_names(tags: Sequence[Tag]) -> list[str]:
@@ -25,13 +28,13 @@ def feed_names(tags: Sequence[Tag]) -> list[str]:
     return [ALL, *(tag.id for tag in tags)]
 
 
-def feed_path(name: str) -> str:
-    """A feed's file, relative to the output folder."""
-    return f"feeds/{name}.atom"
+def feed_path(name: str, fmt: str = "atom") -> str:
+    """A feed's file in one of FORMATS, relative to the output folder."""
+    return f"feeds/{name}.{fmt}"
 
 
-def feed_url(base_url: str, name: str) -> str:
-    return base_url + feed_path(name)
+def feed_url(base_url: str, name: str, fmt: str = "atom") -> str:
+    return base_url + feed_path(name, fmt)
 
 
 def index_url(base_url: str, section: str | None = None) -> str:
@@ -67,12 +70,13 @@ def web_version_url(base_url: str, key: str) -> str:
 
 
 def site_files(tags: Sequence[Tag]) -> tuple[str, ...]:
-    """Every file every build writes, relative to the output folder, in build order: feeds,
-    OPML, the issues feed and archive, then the index page that links them all.
+    """Every file every build writes, relative to the output folder, in build order: feeds
+    (each in every format), OPML, the issues feed and archive, then the index page that links
+    them all.
 
     A sent issue's web version is written too, but only once there is one: not listed here.
     """
-    feeds = (feed_path(name) for name in feed_names(tags))
+    feeds = (feed_path(name, fmt) for name in feed_names(tags) for fmt in FORMATS)
     return (*feeds, OPML, ISSUES_FEED, ARCHIVE, INDEX)
 
 

@@ -175,6 +175,8 @@ def assert_well_formed(out: Path) -> None:
             page.feed(path.read_text(encoding="utf-8"))
             page.close()
             assert page.tags[:1] == ["html"] and "body" in page.tags, name
+        elif name.endswith(".json"):
+            json.loads(path.read_bytes())  # raises on a partial document
         else:
             ET.fromstring(path.read_bytes())  # raises on a partial document
 

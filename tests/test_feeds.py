@@ -341,9 +341,15 @@ def test_index_page_advertises_the_feeds_and_lists_articles(feed_state: FeedStat
     page.feed((feed_state.out / "index.html").read_text(encoding="utf-8"))
     text = "".join(page.text)
 
+    formats = [
+        ("application/atom+xml", "", "atom"),
+        ("application/rss+xml", " (RSS)", "rss"),
+        ("application/feed+json", " (JSON Feed)", "json"),
+    ]
     assert [(a["type"], a["title"], a["href"]) for a in page.alternates] == [
-        ("application/atom+xml", f"上海科技 · {label}", f"http://127.0.0.1:8000/feeds/{name}.atom")
+        (kind, f"上海科技 · {label}{suffix}", f"http://127.0.0.1:8000/feeds/{name}.{fmt}")
         for name, label in zip(FEED_NAMES, ["全部", "政策", "科研", "产业"], strict=True)
+        for kind, suffix, fmt in formats
     ]
     assert "http://127.0.0.1:8000/feeds.opml" in page.hrefs
     assert "复制" in text and "OPML" in text and "导入" in text

@@ -5,7 +5,8 @@ control characters, lone surrogates, bidirectional overrides, markup and event h
 `javascript:` and `data:` URLs, ids with `/`, `..` and spaces. Each example goes through
 the real command line, corpus → `feeder poll` → `feeder newsletter render`, and then:
 
-- every feed is XML that feedparser reads without a bozo flag;
+- every Atom and RSS feed is XML that feedparser reads without a bozo flag, and every JSON
+  Feed is JSON;
 - no page or feed carries markup from an article that a browser would run: no <script>,
   no element the templates do not use, no on* attribute, no javascript:/data: link;
 - nothing is written outside the output folder and the state file.
@@ -33,6 +34,7 @@ from .conftest import OUTPUT_FILES, ROOT, TAXONOMY
 
 WEEK = "2026-W05"  # 2026-01-26 to 2026-02-01 in Asia/Shanghai
 ATOM = "{http://www.w3.org/2005/Atom}"
+RSS_CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 # Elements the index page, the feeds' HTML content and the newsletter templates use
 # themselves; an article must never add another.
 OWN_TAGS = {
@@ -193,6 +195,32 @@ def check_feed(data: bytes, name: str) -> list[str]:
     return skeleton
 
 
+def check_rss(data: bytes, name: str) -> list[str]:
+    """As `check_feed`, for RSS 2.0: an item's description and content:encoded are HTML."""
+    root = ET.fromstring(data)
+    parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+    assert parsed.bozo == 0, f"{name}: {parsed.get('bozo_exception')}"
+    skeleton = []
+    for item in root.iter("item"):
+        for link in item.iter("link"):
+            assert (link.text or "").startswith(("http://", "https://")), name
+        for part in ("description", RSS_CONTENT):
+            for element in item.iter(part):
+                skeleton += check_html(element.text or "", f"{name} {part}")
+    return skeleton
+
+
+def check_json_feed(data: bytes, name: str) -> list[str]:
+    """As `check_feed`, for JSON Feed: content_html is the HTML; title and summary are plain
+    text by the spec."""
+    document = json.loads(data.decode("utf-8"))  # strict UTF-8: no lone surrogate got out
+    skeleton = []
+    for item in document["items"]:
+        assert item.get("url", "https://").startswith(("http://", "https://")), name
+        skeleton += check_html(item["content_html"], f"{name} content_html")
+    return skeleton
+
+
 def listing(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}
 
@@ -232,6 +260,10 @@ def run(root: Path, corpus: list[dict[str, Any]]) -> dict[str, list[str]]:
         data = (out / name).read_bytes()
         if name.endswith(".atom"):
             skeletons[name] = check_feed(data, name)
+        elif name.endswith(".rss"):
+            skeletons[name] = check_rss(data, name)
+        elif name.endswith(".json"):
+            skeletons[name] = check_json_feed(data, name)
         elif name.endswith(".opml"):
             for outline in ET.fromstring(data).iter("outline"):
                 assert outline.get("xmlUrl", "").startswith("https://feeds.example.org/")

@@ -1,7 +1,7 @@
-"""The published site: one Atom feed per tag plus one of everything, an OPML list, an
-index page and the newsletter's archive. `build_site` turns entries into bytes (pure);
-`publish` reads the state and writes only the files whose bytes changed, so unchanged feeds
-keep their mtime and HTTP caches stay valid."""
+"""The published site: one feed per tag plus one of everything (each in Atom, RSS 2.0 and
+JSON Feed), an OPML list, an index page and the newsletter's archive. `build_site` turns
+entries into bytes (pure); `publish` reads the state and writes only the files whose bytes
+changed, so unchanged feeds keep their mtime and HTTP caches stay valid."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from ..storage import Storage
 from ..templating import Templates
 from ..text import TAG_ID, newest_first, one_line
 from .archive import build_archive
-from .feeds import FALLBACK_ACCOUNT, build_feed, build_opml, feed_info
+from .feeds import FALLBACK_ACCOUNT, build_opml, feed_info
+from .formats import build_formats
 from .index import INDEX_LATEST, build_index
 
 
@@ -79,7 +80,7 @@ def build_site(
         feeds.append(feed_info(tag.id, one_line(tag.label), subtitle, account, base_url))
     site: dict[str, bytes] = {}
     for feed in feeds:
-        site[feed.path] = build_feed(feed, entries.get(feed.name, ()), labels, tz)
+        site.update(build_formats(feed, entries.get(feed.name, ()), labels, tz))
     site[OPML] = build_opml(feeds, account)
     latest = {tag.id: newest_first(entries.get(tag.id, ()))[:INDEX_LATEST] for tag in tags}
     templates = templates or Templates(DEFAULT_TEMPLATES)

@@ -1,5 +1,5 @@
-"""Atom feeds (one per tag, and the newsletter's feed of issues) and the OPML list, built as
-bytes: pure, no I/O, no clock. The only module that imports feedgen.
+"""Atom feeds (one per tag, and the newsletter's feed of issues), their RSS 2.0 twins and the
+OPML list, built as bytes: pure, no I/O, no clock. The only module that imports feedgen.
 
 What readers rely on, and so must never change between runs:
 
@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from urllib.parse import quote, urlsplit
 
+from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 
 from .. import __version__
 from ..model import Entry, IssueRecord
 from ..site import (
     ALL,
+    FORMATS,
     ISSUES_FEED,
     archive_url,
     feed_path,
@@ -41,11 +43,24 @@ from ..text import excerpt, newest_first, one_line, web_url, xml_escape, xml_tex
 
 FALLBACK_ACCOUNT = "feeder"
 ATOM_TYPE = "application/atom+xml"
+RSS_TYPE = "application/rss+xml"
+JSON_FEED_TYPE = "application/feed+json"
+MEDIA_TYPES = {"atom": ATOM_TYPE, "rss": RSS_TYPE, "json": JSON_FEED_TYPE}  # by format
 EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=UTC)
 ENTRY_ID_PREFIX = "tag:feeder,2026:article/"
 ISSUE_ID_PREFIX = "tag:feeder,2026:issue/"
 NO_TITLE = "（无标题）"
 NO_TEXT = "（无正文）"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedFile:
+    """One format of a feed: what a reader is told to expect, and where it is."""
+
+    format: str  # "atom", "rss" or "json": the file's extension
+    type: str  # its media type, for <link rel="alternate" type=…>
+    path: str  # relative to the output folder
+    url: str  # absolute, under base_url: that format's rel="self"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +76,7 @@ class FeedInfo:
     url: str  # absolute, under base_url: the rel="self" link
     html_url: str  # the index page (at the tag's section): the rel="alternate" link
     id: str  # the feed's tag: URI
+    files: tuple[FeedFile, ...]  # the feed in each format it is written in, Atom first
 
 
 def feed_info(name: str, label: str, subtitle: str, account: str, base_url: str) -> FeedInfo:
@@ -74,6 +90,10 @@ def feed_info(name: str, label: str, subtitle: str, account: str, base_url: str)
         url=feed_url(base_url, name),
         html_url=index_url(base_url, None if name == ALL else name),
         id=_feed_id(base_url, f"feeds/{name}"),
+        files=tuple(
+            FeedFile(fmt, MEDIA_TYPES[fmt], feed_path(name, fmt), feed_url(base_url, name, fmt))
+            for fmt in FORMATS
+        ),
     )
 
 
@@ -89,6 +109,7 @@ def issues_feed_info(newsletter: str, base_url: str) -> FeedInfo:
         url=issues_feed_url(base_url),
         html_url=archive_url(base_url),
         id=_feed_id(base_url, "newsletter/issues"),
+        files=(FeedFile("atom", ATOM_TYPE, ISSUES_FEED, issues_feed_url(base_url)),),
     )
 
 
@@ -105,11 +126,35 @@ def build_feed(
 ) -> bytes:
     """One Atom 1.0 document: entries newest first, at most as many as given."""
     ordered = newest_first(entries)
-    newest = max((_updated(e) for e in ordered), default=EMPTY_FEED_UPDATED)
+    newest = max((entry_updated(e) for e in ordered), default=EMPTY_FEED_UPDATED)
     fg = _start_feed(feed, newest, tz)
     for entry in ordered:
         _add_entry(fg, entry, labels, feed.account, tz)
     return bytes(fg.atom_str(pretty=True))
+
+
+def build_rss(
+    feed: FeedInfo, entries: Iterable[Entry], labels: Mapping[str, str], tz: tzinfo
+) -> bytes:
+    """The RSS 2.0 twin of `build_feed`'s document: the same items in the same order, each
+    `guid` the Atom entry's id (isPermaLink="false"), dates in RFC 822 in `tz`.
+
+    The channel's lastBuildDate is the Atom feed's `updated`, never the build time. RSS's
+    own <author> must be an e-mail address, which no article has, so the author is a
+    dc:creator. A category's text is the tag's label, what a person reads. A title is plain
+    text, as in Atom; a description is HTML (RSS has no type attribute to say otherwise), so
+    the plain excerpt is escaped once more: "<script>" in an article stays text.
+    """
+    ordered = newest_first(entries)
+    newest = max((entry_updated(e) for e in ordered), default=EMPTY_FEED_UPDATED)
+    rss = next(file for file in feed.files if file.format == "rss")
+    fg = _start_feed(feed, newest, tz, self_url=rss.url, self_type=RSS_TYPE)
+    fg.load_extension("dc", atom=False)  # for RSS only: the Atom bytes stay as they are
+    for entry in ordered:
+        fe = _add_entry(fg, entry, labels, feed.account, tz)
+        fe.summary(html.escape(entry_summary(entry), quote=False))
+        fe.dc.dc_creator(entry_author(entry, feed.account))
+    return bytes(fg.rss_str(pretty=True))
 
 
 def build_issues_feed(
@@ -135,15 +180,24 @@ def build_issues_feed(
     return bytes(fg.atom_str(pretty=True))
 
 
-def _start_feed(feed: FeedInfo, updated: datetime, tz: tzinfo) -> FeedGenerator:
-    """A feed with its head filled in and no entries; `updated` is set so no clock is read."""
+def _start_feed(
+    feed: FeedInfo,
+    updated: datetime,
+    tz: tzinfo,
+    *,
+    self_url: str | None = None,
+    self_type: str = ATOM_TYPE,
+) -> FeedGenerator:
+    """A feed with its head filled in and no entries; `updated` is set so no clock is read
+    (it is RSS's lastBuildDate too). Its rel="self" is the Atom document's unless given."""
     fg = FeedGenerator()
     fg.id(feed.id)
     fg.title(xml_text(feed.title))
     fg.subtitle(xml_text(feed.subtitle))
     fg.language("zh-CN")
     fg.author({"name": xml_text(feed.account)})
-    fg.link(href=feed.url, rel="self", type=ATOM_TYPE)
+    fg.link(href=self_url or feed.url, rel="self", type=self_type)
+    # Last: feedgen makes the last link RSS's channel <link>, which must be the web page.
     fg.link(href=feed.html_url, rel="alternate", type="text/html")
     fg.generator("feeder", version=__version__)
     fg.updated(updated.astimezone(tz))
@@ -152,14 +206,14 @@ def _start_feed(feed: FeedInfo, updated: datetime, tz: tzinfo) -> FeedGenerator:
 
 def _add_entry(
     fg: FeedGenerator, entry: Entry, labels: Mapping[str, str], account: str, tz: tzinfo
-) -> None:
+) -> FeedEntry:
     article = entry.article
     fe = fg.add_entry(order="append")  # feedgen prepends by default
     fe.id(entry_id(article.id))
     fe.title(one_line(article.title) or NO_TITLE)
-    fe.updated(_updated(entry).astimezone(tz))
+    fe.updated(entry_updated(entry).astimezone(tz))
     fe.published(article.published.astimezone(tz))
-    fe.author({"name": one_line(article.author or "") or one_line(article.account) or account})
+    fe.author({"name": entry_author(entry, account)})
     url = web_url(article.url)
     if url is not None:
         # feedgen 1.0 drops rel from entry links; a link without rel is "alternate" (RFC 4287).
@@ -170,13 +224,26 @@ def _add_entry(
         else:
             fe.category(term=xml_text(tag))
     body = content_html(article.content)
-    # An article without text (a video, a picture post) still says so: validators and
-    # readers flag an entry with neither summary nor content.
-    fe.summary(excerpt(article.content, title=article.title) if body else NO_TEXT)
+    fe.summary(entry_summary(entry))
     if body:
         fe.content(body, type="html")
     elif url is None:  # Atom wants content where there is no link to the article
         fe.content(f"<p>{NO_TEXT}</p>", type="html")
+    return fe
+
+
+def entry_author(entry: Entry, account: str) -> str:
+    """Who wrote the article: the author named in it, else its account, else the feed's."""
+    article = entry.article
+    return one_line(article.author or "") or one_line(article.account) or account
+
+
+def entry_summary(entry: Entry) -> str:
+    """A plain excerpt of the text. An article without text (a video, a picture post) still
+    says so: validators and readers flag an entry with neither summary nor content."""
+    article = entry.article
+    body = content_html(article.content)
+    return excerpt(article.content, title=article.title) if body else NO_TEXT
 
 
 def entry_id(article_id: str) -> str:
@@ -214,6 +281,7 @@ def build_opml(feeds: Sequence[FeedInfo], account: str) -> bytes:
     return "\n".join(lines).encode("utf-8")
 
 
-def _updated(entry: Entry) -> datetime:
+def entry_updated(entry: Entry) -> datetime:
+    """When the entry last changed, as every format states it."""
     # An entry is never updated before it was published (a validator would flag it).
     return max(entry.updated, entry.article.published)

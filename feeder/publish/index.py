@@ -15,6 +15,7 @@ from ..text import one_line, shorten, web_url
 from .feeds import ATOM_TYPE, NO_TITLE, FeedInfo
 
 INDEX_LATEST = 5  # articles listed per category on the index page
+FORMAT_NAMES = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}  # as the page names them
 TEMPLATE = "index.html.j2"
 
 
@@ -61,7 +62,8 @@ def build_index(
     ]
     context = {
         "title": f"{one_line(account)} · 订阅源",
-        "feed_type": ATOM_TYPE,
+        "feed_type": ATOM_TYPE,  # templates from before every feed had several formats
+        "format_names": FORMAT_NAMES,
         "feeds": feeds,
         "opml_url": base_url + OPML,
         "newsletter": newsletter,

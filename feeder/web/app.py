@@ -43,6 +43,8 @@ log = logging.getLogger("feeder.web")
 TRUSTED_PROXIES = "127.0.0.1"  # whose X-Forwarded-For names the client: nginx on this host
 CONTENT_TYPES = {  # what mimetypes does not know, or names without its charset
     ".atom": "application/atom+xml; charset=utf-8",
+    ".rss": "application/rss+xml; charset=utf-8",
+    ".json": "application/feed+json; charset=utf-8",  # the only .json files are JSON Feeds
     ".opml": "text/x-opml; charset=utf-8",
 }
 # No template: a broken template must not break the page that reports it.
