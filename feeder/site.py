@@ -20,9 +20,10 @@ ISSUES_FEED = f"{NEWSLETTER}/issues.atom"  # the feed of those issues
 SUBSCRIBE = "subscribe"  # the sign-up form, served by the web application, not a file
 
 
-def feed_names(tags: Sequence[Tag]) -> list[str]:
-    """Every feed's name: "all", then each tag's id in taxonomy order."""
-    return [ALL, *(tag.id for tag in tags)]
+def feed_names(tags: Sequence[Tag], custom: Sequence[str] = ()) -> list[str]:
+    """Every feed's name: "all", then each tag's id in taxonomy order, then the custom
+    feeds' names in config order."""
+    return [ALL, *(tag.id for tag in tags), *custom]
 
 
 def feed_path(name: str) -> str:
@@ -66,13 +67,13 @@ def web_version_url(base_url: str, key: str) -> str:
     return base_url + web_version_path(key)
 
 
-def site_files(tags: Sequence[Tag]) -> tuple[str, ...]:
+def site_files(tags: Sequence[Tag], custom: Sequence[str] = ()) -> tuple[str, ...]:
     """Every file every build writes, relative to the output folder, in build order: feeds,
     OPML, the issues feed and archive, then the index page that links them all.
 
     A sent issue's web version is written too, but only once there is one: not listed here.
     """
-    feeds = (feed_path(name) for name in feed_names(tags))
+    feeds = (feed_path(name) for name in feed_names(tags, custom))
     return (*feeds, OPML, ISSUES_FEED, ARCHIVE, INDEX)
 
 

@@ -61,6 +61,7 @@ class FeedInfo:
     url: str  # absolute, under base_url: the rel="self" link
     html_url: str  # the index page (at the tag's section): the rel="alternate" link
     id: str  # the feed's tag: URI
+    hub: str = ""  # the WebSub hub it names with rel="hub"; "" for none
 
 
 def feed_info(name: str, label: str, subtitle: str, account: str, base_url: str) -> FeedInfo:
@@ -144,6 +145,9 @@ def _start_feed(feed: FeedInfo, updated: datetime, tz: tzinfo) -> FeedGenerator:
     fg.language("zh-CN")
     fg.author({"name": xml_text(feed.account)})
     fg.link(href=feed.url, rel="self", type=ATOM_TYPE)
+    if feed.hub:
+        # Before the alternate link: feedgen's RSS <link> is whichever link was added last.
+        fg.link(href=feed.hub, rel="hub")
     fg.link(href=feed.html_url, rel="alternate", type="text/html")
     fg.generator("feeder", version=__version__)
     fg.updated(updated.astimezone(tz))
