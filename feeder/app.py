@@ -53,6 +53,8 @@ from .newsletter.preview import latest_week, write_preview
 from .newsletter.smtp import SmtpFactory, check_credentials, smtp_password
 from .publish import publish
 from .publish.archive import publish_archive
+from .publish.custom import check_custom_feeds
+from .publish.websub import changed_feeds, ping_hub
 from .scaffold import scaffold
 from .schedule import cron_trigger, due_week, last_full_week, next_slot
 from .site import page_url, site_files
@@ -169,7 +171,10 @@ class Feeder:
     def taxonomy(self) -> Taxonomy:
         """The configured taxonomy, read and validated on first use."""
         if self._taxonomy is None:
-            self._taxonomy = load_taxonomy(self.config.taxonomy.path)
+            taxonomy = load_taxonomy(self.config.taxonomy.path)
+            # The custom feeds' tags can be checked only now; a poll fails before it reads.
+            check_custom_feeds(self.config.feeds, taxonomy.tags)
+            self._taxonomy = taxonomy
         return self._taxonomy
 
     @property
@@ -206,12 +211,24 @@ class Feeder:
             with self.locked("poll"):
                 result = self._poll(force, warn, progress)
             outcome = PollOutcome.READ if result.read else PollOutcome.UNCHANGED
+            self._announce(result.written, warn)
             return result
         except FeederError as exc:
             error = str(exc)
             raise
         finally:
             self._note_poll(PollAttempt(self.now(), outcome, time.monotonic() - started, error))
+
+    def _announce(self, written: Sequence[Path], warn: Warn) -> None:
+        """Tell the WebSub hub, if there is one, which feeds changed. Only now: the state has
+        committed (a ping before could announce bytes a rollback takes back), and the lock is
+        released, so a slow hub holds up no other job. Failures are warnings only; through
+        `warn` they reach the daemon's log and the CLI's stderr."""
+        output = self.config.output
+        topics = changed_feeds(written, output.dir, output.base_url)
+        if output.websub_hub and topics:
+            for problem in ping_hub(output.websub_hub, topics):
+                warn(problem)
 
     def _note_poll(self, attempt: PollAttempt) -> None:
         """Keep the last poll's outcome for /metrics and /healthz, a failed one too (its own
@@ -239,7 +256,8 @@ class Feeder:
         retuned = storage.get_meta(TAXONOMY_KEY) != fingerprint
         fresh = not force and not retuned
         if fresh and corpus_unchanged(last, path, stat.st_size, stat.st_mtime_ns):
-            if all((config.output.dir / name).exists() for name in site_files(self.tags)):
+            custom = [feed.name for feed in config.feeds]
+            if all((config.output.dir / n).exists() for n in site_files(self.tags, custom)):
                 return PollResult(read=False)
             with storage.transaction():
                 written = publish(storage, self.tags, config)

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
 from .schedule import ARTICLE_YEARS, CALENDAR_YEARS, cron_trigger
+from .site import ALL
+from .text import TAG_ID
 
 ENV_VAR = "FEEDER_CONFIG"
 DEFAULT_NAME = "feeder.toml"
@@ -46,6 +48,7 @@ class OutputSection:
     dir: Path = Path("out")  # where feeds, the index page and newsletter previews go
     base_url: str = "http://localhost:8000/"  # where `dir` is served; makes links absolute
     max_entries: int = 50  # entries per feed
+    websub_hub: str = ""  # a WebSub hub to link from every feed and ping after a poll; "" = none
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,17 @@ class DkimSection:
 
 
 @dataclass(frozen=True)
+class FeedDef:
+    """One `[[feeds]]` table: a custom feed of the articles that match all of its filters."""
+
+    name: str  # the file's name: feeds/<name>.atom; a plain name like a tag id
+    title: str  # its label on the index page and in the feed's title; default: the name
+    tags: tuple[str, ...] = ()  # any of these tags; empty means every article
+    include: re.Pattern[str] | None = None  # must match the title or the text's start
+    exclude: re.Pattern[str] | None = None  # must not match them
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; paths are absolute, resolved against the file's folder."""
 
@@ -107,6 +121,7 @@ class Config:
     newsletter: NewsletterSection = field(default_factory=NewsletterSection)
     smtp: SmtpSection = field(default_factory=SmtpSection)
     dkim: DkimSection = field(default_factory=DkimSection)
+    feeds: tuple[FeedDef, ...] = ()  # the custom feeds, in the file's order
 
     @property
     def tz(self) -> ZoneInfo:
@@ -176,6 +191,8 @@ def _build(raw: dict[str, Any], file: Path | None, base_dir: Path) -> Config:
     where = f"{file}: " if file else ""
     sections: dict[str, Any] = {}
     for name, table in raw.items():
+        if name == FEEDS:  # an array of tables, not a section
+            continue
         if name not in _SECTIONS:
             raise ConfigError(f"{where}unknown section [{name}] (known: {', '.join(_SECTIONS)})")
         if not isinstance(table, dict):
@@ -187,7 +204,7 @@ def _build(raw: dict[str, Any], file: Path | None, base_dir: Path) -> Config:
     output = sections["output"]
     if not output.base_url.endswith("/"):  # links are joined onto it as onto a folder
         sections["output"] = replace(output, base_url=output.base_url + "/")
-    config = Config(file=file, **sections)
+    config = Config(file=file, feeds=_feeds(raw.get(FEEDS, []), where), **sections)
     _check_values(config, where)
     return config
 
@@ -274,6 +291,9 @@ def _check_values(config: Config, where: str) -> None:
             raise ConfigError(
                 f"{where}{section}.{key} must be a {' or '.join(schemes)} URL, not {url!r}"
             )
+    hub = config.output.websub_hub
+    if hub and not _has_scheme(hub, ("https", "http")):
+        raise ConfigError(f"{where}output.websub_hub must be an https or http URL, not {hub!r}")
     if config.smtp.security not in ("none", "starttls", "ssl"):
         raise ConfigError(f"{where}smtp.security must be one of none, starttls, ssl")
     _check_cron(config.schedule.newsletter_cron, where)
@@ -326,3 +346,65 @@ def _check_cron(line: str, where: str) -> None:
         cron_trigger(line, ZoneInfo("UTC"))
     except ConfigError as exc:
         raise ConfigError(f"{where}{exc}") from None
+
+
+FEEDS = "feeds"  # the `[[feeds]]` tables
+FEED_KEYS = ("name", "title", "tags", "include", "exclude")
+FEED_NAME_CHARS = 64
+
+
+def _feeds(raw: object, where: str) -> tuple[FeedDef, ...]:
+    """The `[[feeds]]` tables, checked as far as the config alone allows: their tags are
+    checked against the taxonomy when it is read (publish.custom.check_custom_feeds)."""
+    if not isinstance(raw, list) or not all(isinstance(table, dict) for table in raw):
+        raise ConfigError(f"{where}feeds must be [[feeds]] tables")
+    feeds: list[FeedDef] = []
+    for i, table in enumerate(raw):
+        key = f"{where}feeds[{i}]"
+        unknown = [k for k in table if k not in FEED_KEYS]
+        if unknown:
+            raise ConfigError(
+                f"{where}unknown key feeds[{i}].{unknown[0]} "
+                f"(known in [[feeds]]: {', '.join(FEED_KEYS)})"
+            )
+        name = table.get("name")
+        if not isinstance(name, str) or not TAG_ID.fullmatch(name) or len(name) > FEED_NAME_CHARS:
+            raise ConfigError(
+                f"{key}.name must be a plain name: lower-case letters, digits, '-' and '_', "
+                f"starting with a letter, at most {FEED_NAME_CHARS} characters; not {name!r}"
+            )
+        if name == ALL:
+            raise ConfigError(f"{key}.name: {ALL!r} is the feed of every article; choose another")
+        for j, earlier in enumerate(feeds):
+            if earlier.name == name:
+                raise ConfigError(f"{key}.name: {name!r} is already feeds[{j}].name")
+        title = table.get("title", name)
+        if not isinstance(title, str) or not title.strip():
+            raise ConfigError(f"{key}.title must be a non-empty string, not {title!r}")
+        tags = table.get("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+            raise ConfigError(f'{key}.tags must be a list of tag ids, such as ["research"]')
+        feeds.append(
+            FeedDef(
+                name=name,
+                title=title,
+                tags=tuple(dict.fromkeys(tags)),
+                include=_pattern(table, "include", key),
+                exclude=_pattern(table, "exclude", key),
+            )
+        )
+    return tuple(feeds)
+
+
+def _pattern(table: dict[str, Any], name: str, key: str) -> re.Pattern[str] | None:
+    # Compiled once, here. An empty pattern would match everything, so that an empty
+    # `exclude` would empty the feed: "" means no filter, as an absent key does.
+    text = table.get(name, "")
+    if not isinstance(text, str):
+        raise ConfigError(f"{key}.{name} must be a regular expression (a string), not {text!r}")
+    if not text:
+        return None
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise ConfigError(f"{key}.{name}: bad regular expression {text!r}: {exc}") from None

@@ -30,6 +30,7 @@ path = "data/state.db"             # SQLite state (articles, tags, subscribers, 
 dir = "out"                        # feeds, index.html, feeds.opml, newsletter previews
 base_url = "http://localhost:8000/" # where `dir` is served: absolute links in feeds and mail
 max_entries = 50                   # entries per feed
+websub_hub = ""                    # a WebSub hub URL: every feed links it, polls ping it; "" = none
 
 [taxonomy]
 path = "taxonomy.toml"             # tags and the signals that decide them
@@ -60,6 +61,17 @@ connections = 4                    # SMTP sessions a send runs in parallel
 domain = ""                        # d=: the From address's domain, e.g. "example.org"
 selector = ""                      # names the key in DNS: <selector>._domainkey.<domain>
 private_key = ""                   # PEM RSA key, 2048 bits: openssl genrsa -out dkim.pem 2048
+
+# Custom feeds: each [[feeds]] table adds feeds/<name>.atom of the newest articles that match
+# all of its filters. Only `name` is needed. The patterns are Python regular expressions,
+# searched in the title and the first 10,000 characters of the text; avoid nested repeats
+# such as (a+)+ (they can take exponential time), and use (?i) to ignore case.
+# [[feeds]]
+# name = "ai"                      # feeds/ai.atom: lower-case letters, digits, '-' and '_'
+# title = "人工智能"                # its label on the index page; default: the name
+# tags = ["research", "industry"]  # any of these tags; empty or absent: every article
+# include = '人工智能|大模型|\\bAI\\b' # only articles where this is found; optional
+# exclude = '招聘'                 # no article where this is found; optional
 """
 
 TAXONOMY_NAME = "taxonomy.toml"

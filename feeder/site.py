@@ -23,9 +23,10 @@ SUBSCRIBE = "subscribe"  # the sign-up form, served by the web application, not 
 FORMATS = ("atom", "rss", "json")
 
 
-def feed_names(tags: Sequence[Tag]) -> list[str]:
-    """Every feed's name: "all", then each tag's id in taxonomy order."""
-    return [ALL, *(tag.id for tag in tags)]
+def feed_names(tags: Sequence[Tag], custom: Sequence[str] = ()) -> list[str]:
+    """Every feed's name: "all", then each tag's id in taxonomy order, then the custom
+    feeds' names in config order."""
+    return [ALL, *(tag.id for tag in tags), *custom]
 
 
 def feed_path(name: str, fmt: str = "atom") -> str:
@@ -69,14 +70,14 @@ def web_version_url(base_url: str, key: str) -> str:
     return base_url + web_version_path(key)
 
 
-def site_files(tags: Sequence[Tag]) -> tuple[str, ...]:
+def site_files(tags: Sequence[Tag], custom: Sequence[str] = ()) -> tuple[str, ...]:
     """Every file every build writes, relative to the output folder, in build order: feeds
     (each in every format), OPML, the issues feed and archive, then the index page that links
     them all.
 
     A sent issue's web version is written too, but only once there is one: not listed here.
     """
-    feeds = (feed_path(name, fmt) for name in feed_names(tags) for fmt in FORMATS)
+    feeds = (feed_path(name, fmt) for name in feed_names(tags, custom) for fmt in FORMATS)
     return (*feeds, OPML, ISSUES_FEED, ARCHIVE, INDEX)
 
 

@@ -6,10 +6,11 @@ changed, so unchanged feeds keep their mtime and HTTP caches stay valid."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ..config import DEFAULT_TEMPLATES, Config, NewsletterSection
+from ..config import DEFAULT_TEMPLATES, Config, FeedDef, NewsletterSection
 from ..errors import OutputError
 from ..files import write_if_changed
 from ..model import Entry, IssueRecord, Tag
@@ -18,6 +19,7 @@ from ..storage import Storage
 from ..templating import Templates
 from ..text import TAG_ID, newest_first, one_line
 from .archive import build_archive
+from .custom import check_custom_feeds, custom_entries, custom_feed_infos
 from .feeds import FALLBACK_ACCOUNT, build_opml, feed_info
 from .formats import build_formats
 from .index import INDEX_LATEST, build_index
@@ -30,6 +32,7 @@ def publish(storage: Storage, tags: Sequence[Tag], config: Config) -> list[Path]
     entries: dict[str, list[Entry]] = {ALL: storage.entries(limit=limit)}
     for tag in tags:
         entries[tag.id] = storage.entries(tag.id, limit=limit)
+    entries.update(custom_entries(storage, config.feeds, limit))
     site = build_site(
         entries,
         tags,
@@ -39,6 +42,8 @@ def publish(storage: Storage, tags: Sequence[Tag], config: Config) -> list[Path]
         templates=Templates(config.newsletter.templates),
         issues=storage.sent_issues(),
         newsletter=config.newsletter.title,
+        custom=config.feeds,
+        hub=config.output.websub_hub,
     )
     out = config.output.dir
     # In build order: feeds before the OPML and pages that link to them.
@@ -62,6 +67,8 @@ def build_site(
     templates: Templates | None = None,
     issues: Sequence[IssueRecord] = (),
     newsletter: str = NewsletterSection.title,
+    custom: Sequence[FeedDef] = (),
+    hub: str = "",
 ) -> dict[str, bytes]:
     """Every output file, by path relative to the output folder; no clock, and no I/O but
     reading the pages' templates.
@@ -69,8 +76,11 @@ def build_site(
     `entries` holds the entries of each feed by name: "all" and each tag's id (a missing
     name means an empty feed). `base_url` ends with "/". `templates` default to the built-in
     ones. `issues` are the newsletter's sent issues, `newsletter` its title, for the archive.
+    `custom` are the config's custom feeds (their entries under their names), and `hub` the
+    WebSub hub every feed names ("" for none).
     """
     _check_tag_ids(tags)
+    check_custom_feeds(custom, tags)
     labels = {tag.id: tag.label for tag in tags}
     feeds = [feed_info(ALL, ALL_LABEL, f"{account}公众号的全部文章", account, base_url)]
     for tag in tags:
@@ -78,6 +88,9 @@ def build_site(
         description = one_line(tag.description)
         subtitle = f"{about}：{description}" if description else about
         feeds.append(feed_info(tag.id, one_line(tag.label), subtitle, account, base_url))
+    feeds += custom_feed_infos(custom, account, base_url)
+    if hub:
+        feeds = [replace(feed, hub=hub) for feed in feeds]
     site: dict[str, bytes] = {}
     for feed in feeds:
         site.update(build_formats(feed, entries.get(feed.name, ()), labels, tz))

@@ -77,6 +77,7 @@ class FeedInfo:
     html_url: str  # the index page (at the tag's section): the rel="alternate" link
     id: str  # the feed's tag: URI
     files: tuple[FeedFile, ...]  # the feed in each format it is written in, Atom first
+    hub: str = ""  # the WebSub hub it names with rel="hub"; "" for none
 
 
 def feed_info(name: str, label: str, subtitle: str, account: str, base_url: str) -> FeedInfo:
@@ -154,7 +155,17 @@ def build_rss(
         fe = _add_entry(fg, entry, labels, feed.account, tz)
         fe.summary(html.escape(entry_summary(entry), quote=False))
         fe.dc.dc_creator(entry_author(entry, feed.account))
-    return bytes(fg.rss_str(pretty=True))
+    data = bytes(fg.rss_str(pretty=True))
+    return data if not feed.hub else _with_hub(data, feed.hub)
+
+
+def _with_hub(rss: bytes, hub: str) -> bytes:
+    """The RSS document with an atom:link rel="hub" beside its self link: feedgen writes
+    only the self one in RSS, whatever links the feed has."""
+    start = rss.index(b"<atom:link ")
+    end = rss.index(b"/>", start) + 2
+    link = f'\n    <atom:link href="{xml_escape(hub)}" rel="hub"/>'.encode()
+    return rss[:end] + link + rss[end:]
 
 
 def build_issues_feed(
@@ -197,6 +208,8 @@ def _start_feed(
     fg.language("zh-CN")
     fg.author({"name": xml_text(feed.account)})
     fg.link(href=self_url or feed.url, rel="self", type=self_type)
+    if feed.hub:
+        fg.link(href=feed.hub, rel="hub")
     # Last: feedgen makes the last link RSS's channel <link>, which must be the web page.
     fg.link(href=feed.html_url, rel="alternate", type="text/html")
     fg.generator("feeder", version=__version__)

@@ -59,6 +59,7 @@ def build_json_feed(
         "description": xml_text(feed.subtitle),
         "language": "zh-CN",
         "authors": [{"name": xml_text(feed.account)}],
+        **({"hubs": [{"type": "WebSub", "url": feed.hub}]} if feed.hub else {}),
         "items": [_item(entry, labels, feed.account, tz) for entry in newest_first(entries)],
     }
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
