@@ -14,6 +14,7 @@ the real command line, corpus → `feeder poll` → `feeder newsletter render`, 
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import tempfile
@@ -168,10 +169,14 @@ KEPT = {"文章标识符aid", "链接url"}
 def defanged(corpus: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The same records with markup characters gone from every text but the id (which
     orders articles of one day) and the URL (which decides whether there is a link at all),
-    and so with no markup to inject."""
+    and so with no markup to inject. Entities are decoded first, as feeder decodes them:
+    otherwise a text whose entities spell its title ("&lt;b&gt;" under the title "<b>")
+    loses its excerpt in one twin only."""
     return [
         {
-            key: value.translate(DEFANG) if isinstance(value, str) and key not in KEPT else value
+            key: html.unescape(value).translate(DEFANG)
+            if isinstance(value, str) and key not in KEPT
+            else value
             for key, value in record.items()
         }
         for record in corpus
