@@ -488,9 +488,7 @@ class Feeder:
 
     def reactivate(self, email: str) -> tuple[str, bool]:
         """Make a bounced address active again: (the address, False if it was not bounced)."""
-        address = people.normalise_address(email)
-        with self.storage.transaction():
-            return address, self.storage.reactivate(address, self.now())
+        return people.reactivate_subscriber(self.storage, email, now=self.now())
 
     def issues(self, limit: int = 10) -> list[IssueRecord]:
         """The newest issues in the ledger, with their counts and send times."""

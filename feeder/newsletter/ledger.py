@@ -140,14 +140,13 @@ def send_issue(
             with storage.transaction():
                 storage.skip_issue(week, now)
             return SendReport(week, IssueStatus.SKIPPED)
-        choices = storage.subscriber_choices()  # {tags as stored: readers}, not every reader
-        if not choices:
+        chosen = storage.subscriber_choices()  # {choice of sections: readers}, not every reader
+        if not chosen:
             raise MailError("there are no subscribers; add some with `feeder subscribers add`")
         if smtp_factory is None and not dry_run:  # before freezing: a typo should cost nothing
             check_credentials(config.smtp, smtp_password())
         web = render_issue(issue, tags, config, WEB)
         assert web is not None  # the issue is not empty
-        chosen = {_choice(stored): readers for stored, readers in choices.items()}
         editions = render_editions(issue, tags, config, chosen)
         if dry_run:
             mailed = sum(n for c, n in chosen.items() if edition_key(c) in editions)
@@ -198,11 +197,6 @@ def send_issue(
     if result.fatal is not None:
         raise _fatal(result.fatal)
     return _report(storage, week, count, sent_now=result.sent, unreachable=result.unreachable)
-
-
-def _choice(stored: str | None) -> tuple[str, ...] | None:
-    """A choice of sections as the subscribers table stores it, as a tuple of tag ids."""
-    return None if stored is None else tuple(stored.split())
 
 
 def render_editions(

@@ -102,6 +102,14 @@ def _leave(storage: Storage, address: str, now: datetime) -> bool:
     return storage.set_status(address, SubscriberStatus.UNSUBSCRIBED, now)
 
 
+def reactivate_subscriber(storage: Storage, email: str, *, now: datetime) -> tuple[str, bool]:
+    """Make a bounced address active again, its bounce and soft-failure count cleared:
+    (the normalised address, False if it was not bounced)."""
+    address = normalise_address(email)
+    with storage.transaction():
+        return address, storage.reactivate(address, now)
+
+
 def forget_subscriber(storage: Storage, email: str) -> tuple[str, bool]:
     """Erase an address and its delivery history (an erasure request): (the normalised
     address, False if nothing was stored). Its links stop working at once."""

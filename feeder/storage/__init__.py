@@ -135,7 +135,7 @@ class Storage(Protocol):
         """Whether `email` (already normalised) gets mail now."""
         ...
 
-    def subscriber_choices(self) -> dict[str | None, int]:
+    def subscriber_choices(self) -> dict[tuple[str, ...] | None, int]:
         """How many active subscribers chose each set of sections (None: everything)."""
         ...
 

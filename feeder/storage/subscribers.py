@@ -98,13 +98,13 @@ class Subscribers(Database):
         )
         return cursor.rowcount
 
-    def subscriber_choices(self) -> dict[str | None, int]:
-        """How many active subscribers chose each set of sections (their tags as stored,
-        None for everything)."""
+    def subscriber_choices(self) -> dict[tuple[str, ...] | None, int]:
+        """How many active subscribers chose each set of sections (tag ids, None for
+        everything)."""
         rows = self.db.execute(
             "SELECT tags, count(*) FROM subscribers WHERE status = 'active' GROUP BY tags"
         )
-        return dict(rows.fetchall())
+        return {_tags(tags): count for tags, count in rows}
 
     def subscriber_counts(self) -> dict[SubscriberStatus, int]:
         """How many addresses are in each status (every status named, 0 included)."""
@@ -171,7 +171,7 @@ class Subscribers(Database):
             email=email,
             name=name,
             status=SubscriberStatus(status),
-            tags=None if tags is None else tuple(tags.split()),
+            tags=_tags(tags),
             since=from_db_time(since, self.tz),
             ref=ref,
         )
@@ -188,3 +188,8 @@ class Subscribers(Database):
             {"nonce": nonce, "now": to_db_time(now)},
         )
         return cursor.rowcount == 1
+
+
+def _tags(stored: str | None) -> tuple[str, ...] | None:
+    """A choice of sections as the table stores it (space-separated ids, NULL for all)."""
+    return None if stored is None else tuple(stored.split())
