@@ -193,9 +193,7 @@ def test_kill_9_during_a_parallel_send_never_mails_anyone_twice_unannounced(
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        config = write_config(news, tmp_path, port)
-        text = config.read_text(encoding="utf-8").replace("max_per_second = 1000", "")
-        config.write_text(text + "max_per_second = 40\nconnections = 4\n", encoding="utf-8")
+        config = write_config(news, tmp_path, port, per_second=40, connections=4)
         news.store.close()
         sender = subprocess.Popen(
             [
@@ -383,9 +381,7 @@ def test_kill_9_mid_send_leaves_exactly_that_batch_in_doubt(
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        config = write_config(news, tmp_path, port)
-        text = config.read_text(encoding="utf-8").replace("max_per_second = 1000", "")
-        config.write_text(text + "max_per_second = 2\nconnections = 1\n", encoding="utf-8")
+        config = write_config(news, tmp_path, port, per_second=2, connections=1)
         news.store.close()
         command = ["newsletter", "send", "--week", W05]
         sender = subprocess.Popen(

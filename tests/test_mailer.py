@@ -909,7 +909,9 @@ def test_settings_refused_mid_run_leave_nobody_in_doubt(
 # -- The command --------------------------------------------------------------------------------
 
 
-def write_config(news: NewsState, tmp_path: Path, port: int) -> Path:
+def write_config(
+    news: NewsState, tmp_path: Path, port: int, *, per_second: float = 1000, connections: int = 4
+) -> Path:
     root = Path(__file__).resolve().parent.parent
     path = tmp_path / "feeder.toml"
     path.write_text(
@@ -917,7 +919,8 @@ def write_config(news: NewsState, tmp_path: Path, port: int) -> Path:
         f'[output]\ndir = "{news.config.output.dir}"\n'
         f'[newsletter]\ntemplates = "{news.config.newsletter.templates}"\n'
         f'[taxonomy]\npath = "{root / "feeder" / "taxonomy.toml"}"\n'
-        f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nmax_per_second = 1000\n',
+        f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nmax_per_second = {per_second}\n'
+        f"connections = {connections}\n",
         encoding="utf-8",
     )
     return path
