@@ -365,7 +365,7 @@ class Feeder:
         stop: threading.Event | None = None,
     ) -> SendReport:
         """Send one week's issue (default: the last full week) to everyone who lacks it."""
-        self.dkim_signer()  # a key that cannot sign fails here, before anything is frozen
+        signer = self.dkim_signer()  # a key that cannot sign fails here, before any freezing
         now = self.now()
         key = week or last_full_week(now, self.config.tz)
         with self.locked("newsletter send"):
@@ -379,7 +379,7 @@ class Feeder:
                 retry_unknown=retry_unknown,
                 dry_run=dry_run,
                 smtp_factory=self._smtp_factory,
-                signer=self.dkim_signer(),
+                signer=signer,
                 stop=stop,
             )
             # The mail links its web version: put it in the archive now, not at the next poll.
