@@ -1,8 +1,9 @@
 """Scoring a categoriser against a label file, as labels/GUIDE.md defines it.
 
 For each article, P is the predicted tag set, G = {primary} ∪ also and A = allowed:
-primary recall is the share of articles with a primary whose primary is in P; micro F1
-counts (article, tag) pairs, a tag in A being neither rewarded nor punished.
+primary recall is the share of articles with a primary whose primary is in P; primary
+first the share whose best-scoring predicted tag is that primary (it decides the newsletter
+section); micro F1 counts (article, tag) pairs, a tag in A being neither rewarded nor punished.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import FeederError
-from ..model import Article, Classification
+from ..model import Article, Classification, Hit
+from .explain import outvoting
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,18 @@ class Mistake:
 
 
 @dataclass(frozen=True, slots=True)
+class Misplaced:
+    """An article whose best-scoring tag is not its labelled primary: the wrong section."""
+
+    id: str
+    title: str
+    predicted: tuple[str, ...]  # primary first; empty when no tag was given
+    label: Label
+    scores: dict[str, float]  # every tag's score, when the verdict was at hand
+    outvoted_by: tuple[Hit, ...]  # the winning tag's strongest signals, strongest first
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """The score of one run; ratios with nothing to count are 1.0 (nothing was missed)."""
 
@@ -70,6 +84,7 @@ class Report:
     primary_first: int  # of those, how many had it predicted as the primary (first) tag
     tags: tuple[TagScore, ...]
     mistakes: tuple[Mistake, ...]
+    misplaced: tuple[Misplaced, ...] = ()  # articles with a primary that was not first
     unlabelled: tuple[str, ...] = ()  # predicted articles that the label file lacks
     unpredicted: tuple[str, ...] = ()  # labelled articles that were not predicted
 
@@ -109,17 +124,21 @@ def score(
     *,
     titles: Mapping[str, str] | None = None,
     tags: Sequence[str] = (),
+    verdicts: Mapping[str, Classification] | None = None,
 ) -> Report:
     """Score predicted tags (id → tags, primary first) against labels (pure).
 
     Only articles present in both are scored. `tags` fixes the order of the per-tag
     rows; tags met only in the labels or predictions follow in the order first seen.
+    `verdicts` (id → Classification), where given, say which signals put the wrong tag
+    first in each misplaced article.
     """
     titles = titles or {}
     order = list(tags)
     counts: dict[str, list[int]] = {tag: [0, 0, 0] for tag in order}
     with_primary = primary_found = primary_first = scored = 0
-    mistakes = []
+    verdicts = verdicts or {}
+    mistakes, misplaced = [], []
     for article_id, tags_given in predicted.items():
         label = labels.get(article_id)
         if label is None:
@@ -129,7 +148,20 @@ def score(
         if label.primary is not None:
             with_primary += 1
             primary_found += label.primary in p
-            primary_first += bool(tags_given) and tags_given[0] == label.primary
+            if tags_given and tags_given[0] == label.primary:
+                primary_first += 1
+            else:
+                verdict = verdicts.get(article_id)
+                misplaced.append(
+                    Misplaced(
+                        article_id,
+                        titles.get(article_id) or label.title,
+                        tuple(tags_given),
+                        label,
+                        dict(verdict.scores) if verdict else {},
+                        outvoting(verdict, label.primary) if verdict else (),
+                    )
+                )
         for tag in sorted(p | g, key=lambda t: (t not in counts, t)):
             row = counts.setdefault(tag, [0, 0, 0])
             if tag in p and tag in g:
@@ -150,6 +182,7 @@ def score(
         primary_first=primary_first,
         tags=tuple(TagScore(tag, *row) for tag, row in counts.items()),
         mistakes=tuple(mistakes),
+        misplaced=tuple(misplaced),
         unlabelled=tuple(i for i in predicted if i not in labels),
         unpredicted=tuple(i for i in labels if i not in predicted),
     )
@@ -166,12 +199,13 @@ def evaluate(
     tags: Sequence[str] = (),
 ) -> Report:
     """Classify `articles` with `classify(article) -> Classification` and score the result."""
-    predicted: dict[str, tuple[str, ...]] = {}
+    verdicts: dict[str, Classification] = {}
     titles: dict[str, str] = {}
     for article in articles:
-        predicted[article.id] = classify(article).tags
+        verdicts[article.id] = classify(article)
         titles[article.id] = article.title
-    return score(predicted, labels, titles=titles, tags=tags)
+    predicted = {article_id: verdict.tags for article_id, verdict in verdicts.items()}
+    return score(predicted, labels, titles=titles, tags=tags, verdicts=verdicts)
 
 
 def load_labels(path: Path) -> dict[str, Label]:
@@ -212,7 +246,7 @@ def format_report(report: Report) -> str:
         f"primary recall:  {report.primary_recall:.3f}"
         f"  ({report.primary_found}/{report.with_primary})",
         f"primary first:   {report.primary_first_rate:.3f}"
-        f"  ({report.primary_first}/{report.with_primary}; not scored by the guide)",
+        f"  ({report.primary_first}/{report.with_primary})",
         f"micro F1:        {report.micro_f1:.3f}"
         f"  (precision {report.micro_precision:.3f}, recall {report.micro_recall:.3f})",
         "",
@@ -235,6 +269,10 @@ def format_report(report: Report) -> str:
             + (f"  — missing {', '.join(m.missing)}" if m.missing else "")
             + (f"  — wrong {', '.join(m.extra)}" if m.extra else "")
         )
+    if report.misplaced:
+        lines += ["", f"primary not first ({len(report.misplaced)}):"]
+    for wrong in report.misplaced:
+        lines += _misplaced_lines(wrong)
     if report.unlabelled:
         lines += [
             "",
@@ -247,6 +285,26 @@ def format_report(report: Report) -> str:
             + ", ".join(report.unpredicted),
         ]
     return "\n".join(lines)
+
+
+def _misplaced_lines(wrong: Misplaced) -> list[str]:
+    primary = wrong.label.primary or "(none)"
+    first = wrong.predicted[0] if wrong.predicted else "(none)"
+    if wrong.scores:
+        first_score = wrong.scores.get(first, 0.0)
+        ranking = f"{first} {first_score:.1f} > {primary} {wrong.scores.get(primary, 0.0):.1f}"
+    else:
+        ranking = f"{first} before {primary}"
+    lines = [f"  {wrong.id}  {wrong.title}", f"      {ranking}"]
+    if wrong.outvoted_by:
+        lines.append(
+            "      outvoted by: "
+            + " · ".join(
+                f"{hit.signal}{' [title]' if hit.where == 'title' else ''} {hit.points:.1f}"
+                for hit in wrong.outvoted_by
+            )
+        )
+    return lines
 
 
 def check_labels(labels: Mapping[str, Label], tags: Sequence[str]) -> list[str]:

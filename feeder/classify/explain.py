@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model import Article, Classification
+from ..model import Article, Classification, Hit
 from .taxonomy import Taxonomy
 
 
@@ -61,3 +61,15 @@ def explain(article: Article, verdict: Classification, taxonomy: Taxonomy, top: 
         f"{scoring.secondary_ratio:g} × {first:.1f} = {scoring.secondary_ratio * first:.1f})"
     )
     return "\n".join(lines)
+
+
+def outvoting(verdict: Classification, wanted: str, top: int = 5) -> tuple[Hit, ...]:
+    """The signals that put another tag before `wanted`: that tag's strongest hits.
+
+    When no tag was given, `wanted` fell short of the minimum score, and its own (too weak)
+    hits are shown instead.
+    """
+    winner = verdict.primary or wanted
+    return tuple(sorted((h for h in verdict.hits if h.tag == winner), key=lambda h: -h.points))[
+        :top
+    ]
