@@ -13,7 +13,8 @@ from operator import attrgetter, itemgetter
 from ahocorasick_rs import BytesAhoCorasick, Implementation
 
 from ..model import Article, Classification, Hit
-from .taxonomy import Taxonomy
+from .taxonomy import Taxonomy, phrase_forms
+from .voice import VoiceRule, rank
 
 # A phrase that starts or ends with one of these matches whole words only ("cell" ≠ "cellular").
 _ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
@@ -37,7 +38,8 @@ class Classifier:
         self._patterns: list[tuple[re.Pattern[str], int]] = []
         for i, signal in enumerate(taxonomy.signals):
             if signal.regex is None:
-                votes.setdefault(signal.name.lower(), []).append(i)
+                for form in phrase_forms(signal.name):  # "measure(s)": both forms, one signal
+                    votes.setdefault(form, []).append(i)
             else:
                 # Run one by one rather than as an alternation: each keeps re's fast scan
                 # for its first character, which an alternation loses.
@@ -70,6 +72,7 @@ class Classifier:
         self._saturated = [(1 - math.exp(-n / scoring.saturation)) * full for n in range(256)]
         self._full = full
         self._signals = [(signal.tag, signal.name, signal.weight) for signal in taxonomy.signals]
+        self._voices = tuple(VoiceRule(voice) for voice in taxonomy.voices)
 
     def classify(self, title: str, content: str, *, explain: bool = True) -> Classification:
         """Tag one article from its title and plain-text body (pure, no I/O).
@@ -98,21 +101,44 @@ class Classifier:
                 scores[tag] += points
                 if explain:
                     hits.append(Hit(tag, name, where, count, points))
-        order = self._order
-        ranked = sorted(self._tag_ids, key=lambda tag: (-scores[tag], order[tag]))
-        given: list[str] = []
-        for tag in ranked[: scoring.max_tags]:
-            score = scores[tag]
-            if score < scoring.min_score:
-                break
-            if given and score < scoring.secondary_ratio * scores[given[0]]:
-                break
-            given.append(tag)
+        voiced = self._hear(title, content, scores, hits if explain else None)
+        given = self._choose(rank(scores, self._order, voiced), scores)
         # Each tag's hits in file order, strongest first. A stable sort keyed in C, then
         # one filter per tag: cheaper than sorting on a (tag order, points) key.
         hits.sort(key=_POINTS, reverse=True)
         by_tag = tuple(hit for tag in self._tag_ids for hit in hits if hit.tag == tag)
         return Classification(tags=tuple(given), scores=scores, hits=by_tag)
+
+    def _hear(
+        self, title: str, content: str, scores: dict[str, float], hits: list[Hit] | None
+    ) -> frozenset[str]:
+        """Add each voice heard in the heading to its tag's score; the tags heard that then
+        reach min_score (a weaker one would only keep the first place empty)."""
+        voiced = []
+        for rule in self._voices:
+            hit = rule.hear(title, content)
+            if hit is not None:
+                scores[hit.tag] += hit.points
+                voiced.append(hit.tag)
+                if hits is not None:
+                    hits.append(hit)
+        return frozenset(t for t in voiced if scores[t] >= self._scoring.min_score)
+
+    def _choose(self, ranked: list[str], scores: dict[str, float]) -> list[str]:
+        """The tags given, from tags best first: each needs min_score, and a further tag
+        secondary_ratio × the best score (the best score, since a voiced primary may
+        have less than a topic tag after it)."""
+        scoring = self._scoring
+        best = max(scores.values(), default=0.0)
+        given: list[str] = []
+        for tag in ranked[: scoring.max_tags]:
+            score = scores[tag]
+            if score < scoring.min_score:
+                break
+            if given and score < scoring.secondary_ratio * best:
+                break
+            given.append(tag)
+        return given
 
     def classify_article(self, article: Article) -> Classification:
         return self.classify(article.title, article.content)

@@ -33,6 +33,22 @@ class Signal:
 
 
 @dataclass(frozen=True, slots=True)
+class Voice:
+    """Who speaks and what kind of text it is: a tag's claim to be the primary.
+
+    When the heading (the title and the body's first `lead_chars` characters) names one of
+    the `issuers` and one of the `kinds`, the tag gets `weight` points and is placed first
+    if it then reaches min_score, whatever the topic words say.
+    """
+
+    tag: str  # the tag it places first
+    issuers: tuple[str, ...]  # who speaks: 国务院, 证监会, 科技厅, ministry of …
+    kinds: tuple[str, ...]  # what kind of text: 通知, 措施, 名单, 公报, action plan, …
+    weight: float  # points added to the tag when both are found
+    lead_chars: int  # how much of the body's opening counts as the heading
+
+
+@dataclass(frozen=True, slots=True)
 class Scoring:
     """How hits become scores and scores become tags (the file's [scoring] table)."""
 
@@ -56,6 +72,19 @@ class Taxonomy:
     scoring: Scoring
     fingerprint: str  # sha256 of the file's bytes: a changed taxonomy means re-classifying
     source: str = "<taxonomy>"  # the file it came from, for messages
+    voices: tuple[Voice, ...] = ()  # tags that who-speaks-and-what-kind places first
+
+
+_PLURAL = "(s)"
+
+
+def phrase_forms(phrase: str) -> tuple[str, ...]:
+    """The texts a listed phrase matches, lower-cased: "measure(s)" is "measure", "measures"."""
+    low = phrase.lower()
+    if low.endswith(_PLURAL) and len(low) > len(_PLURAL):
+        stem = low[: -len(_PLURAL)]
+        return (stem, stem + "s")
+    return (low,)
 
 
 _SCORING_KEYS: dict[str, type] = {
@@ -123,11 +152,16 @@ def _build(raw: dict[str, Any], source: str, fingerprint: str) -> Taxonomy:
         raise fail("no tags: add at least one [tags.<id>] table")
     tags: list[Tag] = []
     signals: list[Signal] = []
+    voices: list[Voice] = []
     for tag_id, table in tags_table.items():
         tag, tag_signals = _tag(tag_id, table, fail)
         tags.append(tag)
         signals.extend(tag_signals)
-    return Taxonomy(tuple(tags), tuple(signals), neutral, scoring, fingerprint, source)
+        if "voice" in table:
+            voices.append(_voice(tag_id, table["voice"], fail))
+    return Taxonomy(
+        tuple(tags), tuple(signals), neutral, scoring, fingerprint, source, tuple(voices)
+    )
 
 
 def _scoring(table: dict[str, Any], fail: _Fail) -> Scoring:
@@ -167,7 +201,7 @@ def _tag(tag_id: str, table: Any, fail: _Fail) -> tuple[Tag, list[Signal]]:
         raise fail(f"{where}: {ALL!r} is reserved for the feed of every article")
     if not isinstance(table, dict):
         raise fail(f"{where}: [tags.{tag_id}] must be a table")
-    _only_keys(table, {"label", "description", "words", "patterns"}, where, fail)
+    _only_keys(table, {"label", "description", "words", "patterns", "voice"}, where, fail)
     label = _text(table, "label", where, fail)
     description = _text(table, "description", where, fail)
     signals: list[Signal] = []
@@ -179,9 +213,10 @@ def _tag(tag_id: str, table: Any, fail: _Fail) -> tuple[Tag, list[Signal]]:
         if "terms" not in group:
             raise fail(f"{at}: missing terms (a list of phrases)")
         for term in _strings(group["terms"], f"{at}: terms", fail):
-            if term.lower() in seen:
+            forms = phrase_forms(term)
+            if not seen.isdisjoint(forms):
                 raise fail(f"{at}: {term!r} is listed twice for this tag")
-            seen.add(term.lower())
+            seen.update(forms)
             signals.append(Signal(tag_id, term, weight))
     for n, group in enumerate(_groups(table, "patterns", where, fail), 1):
         at = f"{where}: patterns #{n}"
@@ -198,6 +233,25 @@ def _tag(tag_id: str, table: Any, fail: _Fail) -> tuple[Tag, list[Signal]]:
     if not signals:
         raise fail(f"{where}: no words or patterns, so it could never be given")
     return Tag(tag_id, label, description), signals
+
+
+def _voice(tag_id: str, table: Any, fail: _Fail) -> Voice:
+    where = f"tag {tag_id!r}: voice"
+    if not isinstance(table, dict):
+        raise fail(f"{where}: [tags.{tag_id}.voice] must be a table")
+    _only_keys(table, {"weight", "lead_chars", "issuers", "kinds"}, where, fail)
+    weight = _weight(table, where, fail)
+    lead = table.get("lead_chars", 0)
+    if not isinstance(lead, int) or isinstance(lead, bool) or lead < 0:
+        raise fail(f"{where}: lead_chars must be a whole number of at least 0, not {lead!r}")
+    lists = {}
+    for key in ("issuers", "kinds"):
+        if key not in table:
+            raise fail(f"{where}: missing {key} (a list of phrases)")
+        lists[key] = tuple(_strings(table[key], f"{where}: {key}", fail))
+        if not lists[key]:
+            raise fail(f"{where}: {key} is empty, so the voice could never be heard")
+    return Voice(tag_id, lists["issuers"], lists["kinds"], weight, lead)
 
 
 def _check_regex(regex: str, at: str, fail: _Fail) -> None:
