@@ -22,9 +22,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .classify import Classifier, Taxonomy, load_taxonomy, taxonomy_fingerprint
-from .classify.evaluate import Report, check_labels, evaluate, load_labels
+from .classify.correct import corrected
+from .classify.evaluate import Label, Report, check_labels, evaluate, load_labels
+from .classify.suggest import Suggestion, suggest
 from .config import Config
-from .errors import ConfigError, CorpusError, FeederError, StateError
+from .errors import ConfigError, CorpusError, FeederError, InputError, StateError
 from .faults import crash_point
 from .files import remove_temp_files
 from .ingest.corpus import detect_format, read_articles
@@ -36,6 +38,7 @@ from .model import (
     Change,
     Classification,
     CorpusFormat,
+    Correction,
     IssueRecord,
     PollAttempt,
     PollOutcome,
@@ -285,8 +288,11 @@ class Feeder:
             for ident in result.duplicates:
                 warn(f"{path}: id {ident!r} appears more than once; the last record wins")
             reclassified = 0
+            classifier = Classifier(taxonomy)
             if retuned and storage.get_meta(TAXONOMY_KEY) is not None:
-                reclassified = self._reclassify(Classifier(taxonomy))
+                reclassified = self._reclassify(classifier)
+            # After both: whatever the categoriser just wrote, a person's verdict stands.
+            self._apply_labels(classifier)
             storage.set_meta(TAXONOMY_KEY, fingerprint)
             counts = {change: result.count(change) for change in Change}
             if resume is not None and last is not None:
@@ -331,6 +337,15 @@ class Feeder:
             self.storage.set_tags(article.id, verdict)
             count += 1
         return count
+
+    def _apply_labels(self, classifier: Classifier) -> None:
+        """Store every labelled article's tags as its recorded verdict says."""
+        storage = self.storage
+        for correction in storage.labels():
+            article = storage.article(correction.article_id)
+            if article is not None:
+                verdict = classifier.classify(article.title, article.content, explain=False)
+                storage.set_tags(article.id, corrected(verdict, correction))
 
     def build(self) -> list[Path]:
         """Rebuild the feeds, OPML and index page from the state, without polling."""
@@ -588,6 +603,85 @@ class Feeder:
             subscribers=storage.subscriber_counts()[SubscriberStatus.ACTIVE],
             in_doubt=storage.deliveries_in_doubt(),
         )
+
+    # -- People's verdicts on tags ------------------------------------------------------------
+
+    def label(
+        self, article_id: str, primary: str | None, also: Sequence[str] = ()
+    ) -> tuple[Article, Correction]:
+        """Record a person's tags for a stored article (primary None: no tag at all), store
+        them at once and rebuild the feeds. Every later build keeps them."""
+        known = [tag.id for tag in self.tags]
+        for tag in ([primary] if primary else []) + list(also):
+            if tag not in known:
+                raise InputError(f"unknown tag {tag!r} (tags: {', '.join(known)})")
+        if primary is None and also:
+            raise InputError("--none gives an article no tag: it takes no --also")
+        if not self.config.state.path.exists():
+            raise StateError(f"{self.config.state.path}: no state yet (run `feeder poll` first)")
+        extra = tuple(dict.fromkeys(t for t in also if t != primary))
+        correction = Correction(article_id, primary, extra, self.now())
+        with self.locked("label"), self.storage.transaction():
+            article = self.storage.article(article_id)
+            if article is None:
+                raise InputError(
+                    f"no article {article_id!r} in the state (check the id with `feeder "
+                    "labels list` or the feeds; a new article needs a `feeder poll` first)"
+                )
+            self.storage.put_label(correction)
+            verdict = Classifier(self.taxonomy).classify_article(article)
+            self.storage.set_tags(article_id, corrected(verdict, correction))
+            publish(self.storage, self.tags, self.config)
+        return article, correction
+
+    def labels(self) -> list[tuple[Article | None, Correction]]:
+        """Every recorded verdict with its article (None if it is no longer stored)."""
+        storage = self.storage
+        return [(storage.article(c.article_id), c) for c in storage.labels()]
+
+    def export_labels(self, path: Path) -> int:
+        """Write the recorded verdicts as a label file (labels/GUIDE.md); how many."""
+        records = {
+            correction.article_id: {
+                "title": article.title if article else "",
+                "primary": correction.primary,
+                "also": list(correction.also),
+                "allowed": [],
+            }
+            for article, correction in self.labels()
+        }
+        text = json.dumps(records, ensure_ascii=False, indent=1) + "\n"
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise FeederError(f"{path}: cannot write the label file: {exc.strerror}") from None
+        return len(records)
+
+    def evaluate_state(self, taxonomy: Path | None = None) -> Report:
+        """Score the taxonomy (default: the configured one) against every recorded verdict,
+        on the stored articles: what a retune would do to the people's verdicts."""
+        chosen = self.taxonomy if taxonomy is None else load_taxonomy(taxonomy)
+        wanted: dict[str, Label] = {}
+        articles = []
+        for article, correction in self.labels():
+            if article is not None:
+                wanted[article.id] = Label(correction.primary, correction.also, (), article.title)
+                articles.append(article)
+        tags = [tag.id for tag in chosen.tags]
+        return evaluate(Classifier(chosen).classify_article, articles, wanted, tags)
+
+    def suggest_taxonomy(self) -> Suggestion:
+        """Edits to the configured taxonomy file that fix recorded verdicts it gets wrong,
+        breaking none it gets right: a unified diff for a person to apply."""
+        path = self.config.taxonomy.path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read taxonomy file: {exc.strerror}") from None
+        pairs = [(a, c) for a, c in self.labels() if a is not None]
+        # Named as `patch -p0` run here finds it: relative to the working folder if inside.
+        shown = os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd()) else str(path)
+        return suggest(text, shown, pairs, self.storage.articles())
 
     def classify(
         self, corpus: Path | None = None, taxonomy: Path | None = None, *, warn: Warn = _ignore

@@ -120,6 +120,21 @@ class Classification:
 
 
 @dataclass(frozen=True, slots=True)
+class Correction:
+    """A person's verdict on one article's tags: it overrides the categoriser's."""
+
+    article_id: str
+    primary: str | None  # the tag it must have first; None: it must have no tag at all
+    also: tuple[str, ...]  # further tags it must have, after the primary
+    labelled_at: datetime  # when it was recorded
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The tags the article gets, primary first."""
+        return (self.primary, *self.also) if self.primary else ()
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """An article as published: what the feeds, the index page and the newsletter are built from."""
 

@@ -118,7 +118,7 @@ EDGES = {
     "smtplib": {"feeder.newsletter.smtp"},
     "apscheduler": {"feeder.daemon", "feeder.schedule"},  # schedule: only its cron parser
     "ijson": set(),  # its C backend crashes the process on hostile input: never used
-    "ahocorasick_rs": {"feeder.classify.scorer"},
+    "ahocorasick_rs": {"feeder.classify.scorer", "feeder.classify.voice"},  # the matchers
     "click": {"feeder.cli"},
     "starlette": {f"feeder.web.{m}" for m in ("app", "guard", "ops", "pages")},
     "uvicorn": {"feeder.web.app"},

@@ -18,6 +18,7 @@ from ..model import (
     Article,
     ArticleRow,
     Classification,
+    Correction,
     Delivery,
     DeliveryStatus,
     Entry,
@@ -71,6 +72,10 @@ class Storage(Protocol):
         """Every stored article, in id order (streamed, not loaded whole)."""
         ...
 
+    def article(self, article_id: str) -> Article | None:
+        """One stored article, or None if no article has that id."""
+        ...
+
     def count_articles(self) -> int: ...
     def tag_counts(self) -> dict[str, int]:
         """How many articles carry each tag ("" for untagged)."""
@@ -87,6 +92,18 @@ class Storage(Protocol):
     def entries_published(self, start: datetime, end: datetime) -> list[Entry]:
         """Entries published in [start, end), newest first."""
         ...
+
+    # -- People's verdicts on tags -------------------------------------------
+
+    def put_label(self, correction: Correction) -> None:
+        """Record a verdict, replacing any earlier one for that article."""
+        ...
+
+    def labels(self) -> list[Correction]:
+        """Every recorded verdict, in article id order."""
+        ...
+
+    def label(self, article_id: str) -> Correction | None: ...
 
     # -- Polls and meta ------------------------------------------------------
 

@@ -121,6 +121,13 @@ class Articles(Database):
         for row in self.db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles a ORDER BY id"):
             yield self._article(row)
 
+    def article(self, article_id: str) -> Article | None:
+        """One stored article, or None if no article has that id."""
+        row = self.db.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE a.id = :id", {"id": article_id}
+        ).fetchone()
+        return None if row is None else self._article(row)
+
     def count_articles(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM articles").fetchone()[0])
 

@@ -226,5 +226,30 @@ def _v6(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: sqlite3.Connection) -> None:
+    # A person's verdict on an article's tags (`feeder label`), kept apart from the tags the
+    # categoriser writes so that a retuned taxonomy or an edited article never loses it.
+    # Plain types only: the same DDL serves other backends.
+    _script(
+        db,
+        """
+        CREATE TABLE labels (
+            article_id TEXT PRIMARY KEY,  -- the article's id, as in articles.id
+            primary_tag TEXT,             -- the tag it must have first; NULL: no tag at all
+            also TEXT NOT NULL,           -- further tags after it, space-separated, may be ''
+            labelled_at TEXT NOT NULL     -- UTC: when the verdict was recorded
+        );
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1,
+    _v2,
+    _v3,
+    _v4,
+    _v5,
+    _v6,
+    _v7,
+]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,12 +6,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .articles import Articles
+from .labels import Labels
 from .ledger import Ledger
 from .polls import Polls
 from .subscribers import Subscribers
 
 
-class SqliteStorage(Articles, Polls, Subscribers, Ledger):
+class SqliteStorage(Articles, Labels, Polls, Subscribers, Ledger):
     """Every table of one SQLite state file, through one connection."""
 
     @classmethod
