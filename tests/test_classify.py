@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeder.classify import Classifier, Taxonomy, load_taxonomy, parse_taxonomy
+from feeder.classify import Classifier, Taxonomy, explain, load_taxonomy, parse_taxonomy
 from feeder.classify.evaluate import Label, Report, evaluate, format_report, load_labels, score
 from feeder.cli import main
 from feeder.errors import ConfigError
@@ -571,6 +572,11 @@ def test_who_speaks_and_what_kind_places_the_tag_first() -> None:
     assert verdict.scores["industry"] > verdict.scores["policy"] == 3.0
     assert verdict.tags == ("policy", "industry")
     assert Hit("policy", "voice: 证监会 + 措施", "title", 1, 3.0) in verdict.hits
+    article = Article(
+        "a", "证监会发布支持企业上市的措施", None, datetime(2026, 3, 4, tzinfo=TZ), "", ""
+    )
+    told = explain(article, verdict, classifier.taxonomy)
+    assert "(policy first although it scored less: voice: 证监会 + 措施)" in told
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..model import Article, Classification, Hit
 from .taxonomy import Taxonomy
+from .voice import VOICE
 
 
 def as_record(article: Article, verdict: Classification, hits: bool = False) -> dict[str, Any]:
@@ -56,6 +57,11 @@ def explain(article: Article, verdict: Classification, taxonomy: Taxonomy, top: 
             shown.append(f"{len(hits) - top} more {rest:.1f}")
         lines.append(f"  {mark} {tag:<10} {score:6.1f}  " + (" · ".join(shown) or "-"))
     first = max(verdict.scores.values(), default=0.0)
+    heard = [
+        h.signal for h in verdict.hits if h.tag == verdict.primary and h.signal.startswith(VOICE)
+    ]
+    if heard and verdict.scores.get(verdict.primary or "", 0.0) < first:
+        lines.append(f"    ({verdict.primary} first although it scored less: {heard[0]})")
     lines.append(
         f"    (a tag needs {scoring.min_score:g}; a further tag also needs "
         f"{scoring.secondary_ratio:g} × {first:.1f} = {scoring.secondary_ratio * first:.1f})"

@@ -12,6 +12,7 @@ from ahocorasick_rs import BytesAhoCorasick
 from ..model import Hit
 from .taxonomy import Voice, phrase_forms
 
+VOICE = "voice: "  # how a voice's hit is named: "voice: 证监会 + 措施"
 _ALNUM = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyz")  # never inside a UTF-8 character
 
 
@@ -45,7 +46,7 @@ class VoiceRule:
             elif not is_issuer and kind is None:
                 kind = form.decode("utf-8", "surrogatepass")
             if issuer and kind:
-                signal = f"voice: {issuer} + {kind}"
+                signal = f"{VOICE}{issuer} + {kind}"
                 return Hit(self.voice.tag, signal, "title", 1, self.voice.weight)
         return None
 
