@@ -1,8 +1,9 @@
-"""The SQLite state: schema versions, articles, tags, entries, transactions."""
+"""The state on both engines: schema versions, articles, tags, entries, transactions."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -32,8 +33,14 @@ def article(ident: str, day: int = 5, content: str = "正文") -> Article:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Storage:
-    return open_storage(tmp_path / "state.db", TZ)
+def backend(both_backends: str) -> str:
+    return both_backends
+
+
+@pytest.fixture
+def store(state_location: Path | str) -> Iterator[Storage]:
+    with open_storage(state_location, TZ) as storage:
+        yield storage
 
 
 def put(store: Storage, a: Article, tags: tuple[str, ...] = (), edited: bool = False) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from ..model import Delivery, DeliveryStatus, IssueRecord, IssueStatus
 from .base import Database, from_db_time, to_db_time
+from .engine import NO_LIMIT
 
 GONE = "no longer subscribed when its turn came"  # a cancelled row: unsubscribed or bounced
 
@@ -55,7 +56,7 @@ class Ledger(Database):
 
     def sent_issues(self) -> list[IssueRecord]:
         """Every issue that went out, to everyone or to some (sent or partial), newest first."""
-        return self._issue_records("WHERE status IN ('sent', 'partial')", {"limit": -1})
+        return self._issue_records("WHERE status IN ('sent', 'partial')", {"limit": NO_LIMIT})
 
     def _issue_records(self, where: str, params: dict[str, object]) -> list[IssueRecord]:
         sql = f"""
@@ -148,7 +149,7 @@ class Ledger(Database):
             VALUES (:key, :id, :late, :position)
             """,
             [
-                {"key": key, "id": ident, "late": late, "position": position}
+                {"key": key, "id": ident, "late": int(late), "position": position}
                 for position, (ident, late) in enumerate(
                     [(i, False) for i in week_ids] + [(i, True) for i in late_ids]
                 )
@@ -165,13 +166,13 @@ class Ledger(Database):
             ],
         )
         self.db.execute(
-            """
+            f"""
             INSERT INTO deliveries (issue, email, status, attempts, updated_at, detail, edition)
             SELECT :key, email, CASE WHEN mailed THEN 'pending' ELSE 'empty' END, 0, :now,
                    CASE WHEN mailed THEN NULL ELSE 'nothing in their sections' END, edition
             FROM (SELECT email, coalesce(tags, '*') AS edition,
-                         coalesce(tags, '*') IN (SELECT value FROM json_each(:editions)) AS mailed
-                  FROM subscribers WHERE status = 'active' ORDER BY email)
+                         coalesce(tags, '*') {self.dialect.in_json("editions")} AS mailed
+                  FROM subscribers WHERE status = 'active' ORDER BY email) AS recipients
             """,
             {"key": key, "now": stamp, "editions": json.dumps(list(editions))},
         )
@@ -205,7 +206,7 @@ class Ledger(Database):
     def deliveries(self, key: str, status: DeliveryStatus | None = None) -> list[Delivery]:
         """An issue's ledger rows in the order they were created, optionally of one status."""
         return self._deliveries(
-            "d.issue = :key AND (:status IS NULL OR d.status = :status)",
+            "d.issue = :key AND (CAST(:status AS TEXT) IS NULL OR d.status = :status)",
             {"key": key, "status": status},
         )
 
@@ -216,14 +217,16 @@ class Ledger(Database):
         return self._deliveries("d.status = 'sending'", {})
 
     def _deliveries(
-        self, condition: str, params: dict[str, object], limit: int = -1
+        self, condition: str, params: dict[str, object], limit: int = NO_LIMIT
     ) -> list[Delivery]:
+        seq = f"d.{self.dialect.seq}"
         sql = f"""
-            SELECT d.issue, d.email, coalesce(s.name, ''), coalesce(s.status = 'active', 0),
+            SELECT d.issue, d.email, coalesce(s.name, ''),
+                   CASE WHEN s.status = 'active' THEN 1 ELSE 0 END,
                    d.status, d.attempts, d.updated_at, d.detail, d.edition, coalesce(s.ref, ''),
-                   d.rowid
+                   {seq}
             FROM deliveries d LEFT JOIN subscribers s ON s.email = d.email
-            WHERE {condition} ORDER BY d.issue, d.rowid LIMIT {int(limit)}
+            WHERE {condition.replace("d.seq", seq)} ORDER BY d.issue, {seq} LIMIT {int(limit)}
         """
         return [
             Delivery(
@@ -252,7 +255,7 @@ class Ledger(Database):
         pending (a transient failure) waits for the next run. Returns the claimed rows and
         the seq of the last row looked at (`after` if none), where the next claim starts."""
         rows = self._deliveries(
-            "d.issue = :key AND d.status = 'pending' AND d.rowid > :after",
+            "d.issue = :key AND d.status = 'pending' AND d.seq > :after",
             {"key": key, "after": after},
             limit=limit,
         )
