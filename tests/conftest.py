@@ -178,7 +178,8 @@ def state_location(backend: str, request: pytest.FixtureRequest, tmp_path: Path)
 
 def dump_tables(location: Path | str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table of a state, on either engine, by table: {name: rows}, each
-    row as {column: value} items sorted by column, so both engines' rows compare equal."""
+    row as (column, value) pairs sorted by column, rows in a fixed order, so that both
+    engines' rows compare equal."""
     if isinstance(location, Path):
         db = sqlite3.connect(location)
         names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
@@ -196,7 +197,8 @@ def dump_tables(location: Path | str) -> dict[str, list[tuple[Any, ...]]]:
     for name in sorted(set(names) - {"schema_version"}):
         cursor = query(f"SELECT * FROM {name}")
         columns = [c[0] for c in cursor.description]
-        tables[name] = [tuple(sorted(zip(columns, row, strict=True))) for row in cursor]
+        rows = [tuple(sorted(zip(columns, row, strict=True))) for row in cursor]
+        tables[name] = sorted(rows, key=repr)
     (db if isinstance(location, Path) else pg).close()
     return tables
 

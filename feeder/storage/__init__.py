@@ -38,9 +38,9 @@ from .sqlite import SqliteStorage
 __all__ = [
     "SCHEMA_VERSION",
     "Copied",
-    "copy_storage",
     "Storage",
     "article_row",
+    "copy_storage",
     "is_url",
     "migrate_storage",
     "open_storage",

@@ -197,8 +197,10 @@ def make_server(app: ASGIApp) -> uvicorn.Server:
 def serve(config: Config, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve out/ and the subscriber pages until interrupted (Ctrl-C or SIGTERM)."""
     app = create_app(config)
-    with open_feeder(config) as feeder:
-        feeder.secret  # noqa: B018  a short $FEEDER_SECRET fails here, not on every page
+    # A short $FEEDER_SECRET, or a state whose schema is out of date, fails here (one line
+    # saying what to do), not on every page.
+    with open_feeder(config, upgrade=False) as feeder:
+        feeder.secret  # noqa: B018
     with listen(host, port) as sock, suppress(KeyboardInterrupt):
         # uvicorn finishes the requests in flight, then raises the signal again: Ctrl-C
         # comes back as KeyboardInterrupt, SIGTERM ends the process as SIGTERM would.

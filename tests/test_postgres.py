@@ -1,0 +1,192 @@
+"""PostgreSQL as the shared state: its config, explicit migrations, and moving a state there
+and back. (The storage, poll, newsletter, page and daemon tests run on it too.)"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from feeder.app import open_feeder
+from feeder.cli import main
+from feeder.config import parse_config
+from feeder.errors import ConfigError, StateError
+from feeder.model import PollRecord
+from feeder.newsletter.subscribers import add_subscriber
+from feeder.storage import SCHEMA_VERSION, open_storage
+from feeder.storage.engine import to_psycopg
+from feeder.storage.schema import MIGRATIONS
+
+from .conftest import NEWS_POLL, NewsState, Site, dump_tables, state_toml
+from .pg import Cluster
+
+
+def cli(site: Site, *args: str) -> Any:
+    return CliRunner().invoke(main, ["--config", str(site.config_path), *args])
+
+
+# -- Configuration ------------------------------------------------------------------------
+
+
+def test_state_is_a_path_or_a_url_and_never_holds_a_password(tmp_path: Path) -> None:
+    config = parse_config('[state]\nurl = "postgresql://feeder@db.example.org:5432/f"\n', tmp_path)
+    assert config.state.location == "postgresql://feeder@db.example.org:5432/f"
+    assert parse_config("", tmp_path).state.location == tmp_path / "data" / "state.db"
+    with pytest.raises(ConfigError, match=r"state\.path .* or state\.url .*, not both"):
+        parse_config('[state]\npath = "s.db"\nurl = "postgresql://f@h/f"\n', tmp_path)
+    with pytest.raises(ConfigError, match=r"state\.url must not hold a password") as caught:
+        parse_config('[state]\nurl = "postgresql://f:hunter2@h/f"\n', tmp_path)
+    assert "hunter2" not in str(caught.value) and "PGPASSWORD" in str(caught.value)
+    with pytest.raises(ConfigError, match=r"state\.url must be a postgresql://"):
+        parse_config('[state]\nurl = "mysql://f@h/f"\n', tmp_path)
+
+
+def test_placeholders_are_translated_outside_literals() -> None:
+    assert to_psycopg("SELECT ? WHERE a = :a AND b LIKE '10%:x?' AND c % 2 = 0") == (
+        "SELECT %s WHERE a = %(a)s AND b LIKE '10%%:x?' AND c %% 2 = 0"
+    )
+    assert to_psycopg("SELECT CAST(:x AS jsonb), y::text") == "SELECT CAST(%(x)s AS jsonb), y::text"
+
+
+# -- Schema: explicit on PostgreSQL, refused when out of date ------------------------------
+
+
+def test_an_empty_database_is_refused_until_state_migrate(
+    make_site: Callable[..., Site], pg_url: str
+) -> None:
+    site = make_site(extra=state_toml(pg_url))
+    result = cli(site, "poll")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {pg_url}: state schema version 0, this feeder needs {SCHEMA_VERSION}; "
+        "run `feeder state migrate`\n"
+    )
+    result = cli(site, "state", "migrate")
+    assert result.exit_code == 0, result.output
+    assert f"schema version 0 → {SCHEMA_VERSION}" in result.output
+    assert "up to date" in cli(site, "state", "migrate").output
+    result = cli(site, "poll")
+    assert result.exit_code == 0, result.output
+    with open_storage(pg_url, site.config.tz) as storage:
+        assert storage.count_articles() == 54
+        assert storage.schema_version() == SCHEMA_VERSION
+
+
+def test_daemon_and_serve_refuse_an_out_of_date_sqlite_state(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for step in MIGRATIONS[:6]:
+        step(db)  # type: ignore[arg-type]
+    db.execute("PRAGMA user_version = 6")
+    db.close()
+    config = parse_config(state_toml(path), tmp_path)
+    with (
+        pytest.raises(StateError, match=r"version 6, .* run `feeder state migrate`"),
+        open_feeder(config, upgrade=False) as feeder,
+    ):
+        feeder.storage  # noqa: B018
+    # The CLI's other commands still upgrade a SQLite file as they open it.
+    with open_feeder(config) as feeder:
+        assert feeder.storage.schema_version() == SCHEMA_VERSION
+
+
+# -- Moving a state: there and back loses nothing -----------------------------------------
+
+
+def full_state(news: NewsState) -> None:
+    """The seed articles, subscribers of every status, a frozen issue with its ledger, polls
+    and meta: something in every table."""
+    for email in ("ann@example.org", "Bo@example.org", "cy@example.org"):
+        add_subscriber(news.store, email, "名字", now=NEWS_POLL)
+    news.feeder.unsubscribe("cy@example.org")
+    with news.store.transaction():
+        news.store.spend_nonce("nonce-1", NEWS_POLL, NEWS_POLL)
+        news.store.set_meta("k", "v")
+        news.store.record_poll(
+            PollRecord(
+                NEWS_POLL, "/c.json", 1, 1_770_000_000_123_456_789, 54, 0, 0, 1, 10, 2, "abc", "def"
+            )  # fmt: skip
+        )
+    news.feeder.secret  # noqa: B018  kept in meta
+    key = "2026-W05"
+    with news.store.transaction():
+        news.store.freeze_issue(
+            key,
+            NEWS_POLL,
+            ("主题", "<p>html</p>", "text"),
+            ["2650224682_1"],
+            [],
+            {"*": ("主题", "<p>html</p>", "text")},
+        )
+    with news.store.transaction():
+        news.store.claim_batch(key, 1, NEWS_POLL)
+
+
+def without(tables: dict[str, list[Any]], column: str) -> dict[str, list[Any]]:
+    return {
+        t: [tuple(c for c in row if c[0] != column) for row in rows] for t, rows in tables.items()
+    }
+
+
+def test_state_copy_there_and_back_loses_nothing(
+    news: NewsState, pg_url: str, tmp_path: Path
+) -> None:
+    full_state(news)
+    config_file = tmp_path / "feeder.toml"
+    config_file.write_text(state_toml(news.config.state.location), encoding="utf-8")
+    news.feeder.close()
+    original = dump_tables(news.config.state.path)
+    assert all(original.values()), {t: len(r) for t, r in original.items()}  # every table
+
+    there = CliRunner().invoke(
+        main, ["--config", str(config_file), "state", "copy", "--to", pg_url]
+    )
+    assert there.exit_code == 0, there.output
+    assert "deliveries\t2" in there.output and "articles\t54" in there.output
+    assert "counts checked" in there.output
+    assert without(dump_tables(pg_url), "seq") == original
+
+    back_file = tmp_path / "back.toml"
+    back_file.write_text(state_toml(pg_url), encoding="utf-8")
+    back = tmp_path / "back.db"
+    result = CliRunner().invoke(
+        main, ["--config", str(back_file), "state", "copy", "--to", str(back)]
+    )
+    assert result.exit_code == 0, result.output
+    assert dump_tables(back) == original
+    # The ledger keeps its order (a send resumes where it was), rowid for rowid.
+    with sqlite3.connect(back) as a, sqlite3.connect(news.config.state.path) as b:
+        order = "SELECT rowid, email FROM deliveries ORDER BY rowid"
+        assert a.execute(order).fetchall() == b.execute(order).fetchall()
+
+    # Into a state that holds rows: refused, and nothing is written.
+    again = CliRunner().invoke(
+        main, ["--config", str(config_file), "state", "copy", "--to", pg_url]
+    )
+    assert again.exit_code == 1
+    assert "is not empty; copy into an empty state" in again.stderr
+    assert without(dump_tables(pg_url), "seq") == original
+
+
+def test_a_copied_state_numbers_new_polls_after_the_copied_ones(
+    pg_cluster: Cluster, news: NewsState, tmp_path: Path, make_site: Callable[..., Site]
+) -> None:
+    site = make_site()
+    assert cli(site, "poll").exit_code == 0
+    assert cli(site, "poll", "--force").exit_code == 0
+    url = pg_cluster.create()
+    result = cli(site, "state", "copy", "--to", url)
+    assert result.exit_code == 0, result.output
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(
+            "INSERT INTO polls (finished_at, corpus_path, size, mtime_ns, new, updated, "
+            "unchanged, skipped) VALUES ('x', 'y', 0, 0, 0, 0, 0, 0)"
+        )
+        ids = [row[0] for row in db.execute("SELECT id FROM polls ORDER BY id")]
+    assert ids == [1, 2, 3]
+    pg_cluster.drop(url)
