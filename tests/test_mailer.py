@@ -635,6 +635,7 @@ def test_only_pending_rows_are_claimed_and_a_departed_recipient_is_cancelled(
     with store.transaction():
         claimed, last = store.claim_batch(W05, 10, AFTER_W06)
     assert [row.email for row in claimed] == [bo]  # ann's row was not pending, cy left
+    assert store.start_delivery(W05, bo, AFTER_W06)  # its message about to go
     after = {row.email: row for row in store.deliveries(W05)}
     assert after[ann] == before  # status, attempts, time and detail untouched
     assert (after[bo].status, after[bo].attempts) == (DeliveryStatus.SENDING, 1)

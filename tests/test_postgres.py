@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from feeder.app import open_feeder
 from feeder.cli import main
 from feeder.config import parse_config
 from feeder.errors import ConfigError, StateError
-from feeder.model import PollRecord
+from feeder.model import DeliveryStatus, PollRecord
 from feeder.newsletter.subscribers import add_subscriber
 from feeder.storage import SCHEMA_VERSION, open_storage
 from feeder.storage.engine import to_psycopg
@@ -24,6 +25,12 @@ from feeder.storage.schema import MIGRATIONS
 
 from .conftest import NEWS_POLL, NewsState, Site, dump_tables, state_toml
 from .pg import Cluster
+
+
+@pytest.fixture
+def backend() -> str:
+    """PostgreSQL here, but where a test says otherwise."""
+    return "postgresql"
 
 
 def cli(site: Site, *args: str) -> Any:
@@ -56,6 +63,7 @@ def test_placeholders_are_translated_outside_literals() -> None:
 # -- Schema: explicit on PostgreSQL, refused when out of date ------------------------------
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # starts from a SQLite state
 def test_an_empty_database_is_refused_until_state_migrate(
     make_site: Callable[..., Site], pg_url: str
 ) -> None:
@@ -110,7 +118,7 @@ def full_state(news: NewsState) -> None:
         news.store.record_poll(
             PollRecord(
                 NEWS_POLL, "/c.json", 1, 1_770_000_000_123_456_789, 54, 0, 0, 1, 10, 2, "abc", "def"
-            )  # fmt: skip
+            )
         )
     news.feeder.secret  # noqa: B018  kept in meta
     key = "2026-W05"
@@ -133,6 +141,7 @@ def without(tables: dict[str, list[Any]], column: str) -> dict[str, list[Any]]:
     }
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # starts from a SQLite state
 def test_state_copy_there_and_back_loses_nothing(
     news: NewsState, pg_url: str, tmp_path: Path
 ) -> None:
@@ -173,6 +182,7 @@ def test_state_copy_there_and_back_loses_nothing(
     assert without(dump_tables(pg_url), "seq") == original
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # starts from a SQLite state
 def test_a_copied_state_numbers_new_polls_after_the_copied_ones(
     pg_cluster: Cluster, news: NewsState, tmp_path: Path, make_site: Callable[..., Site]
 ) -> None:
@@ -190,3 +200,60 @@ def test_a_copied_state_numbers_new_polls_after_the_copied_ones(
         ids = [row[0] for row in db.execute("SELECT id FROM polls ORDER BY id")]
     assert ids == [1, 2, 3]
     pg_cluster.drop(url)
+
+
+# -- Several daemons: disjoint claims, and a dead daemon's batch taken over ---------------
+
+W05 = "2026-W05"
+LATER = NEWS_POLL + timedelta(days=5)
+READERS = [f"r{i}@example.org" for i in range(6)]
+
+
+def frozen(news: NewsState) -> None:
+    news.subscribe(*READERS)
+    with news.store.transaction():
+        news.store.freeze_issue(W05, NEWS_POLL, ("s", "h", "t"), [], [], {"*": ("s", "h", "t")})
+
+
+def test_two_runs_claim_disjoint_batches_at_the_same_time(news: NewsState) -> None:
+    frozen(news)
+    a, b = news.store, news.store.another()
+    try:
+        with a.transaction():
+            mine, _ = a.claim_batch(W05, 2, LATER)
+            with b.transaction():  # while a's claim is not yet committed: its rows are locked
+                theirs, _ = b.claim_batch(W05, 2, LATER)
+        assert [r.email for r in mine] == READERS[:2]
+        assert [r.email for r in theirs] == READERS[2:4]
+        # Committed leases are skipped too, by a claim from the start of the ledger.
+        with b.transaction():
+            rest, _ = b.claim_batch(W05, 10, LATER, expired=LATER - timedelta(minutes=10))
+        assert [r.email for r in rest] == READERS[4:]
+    finally:
+        b.close()
+
+
+def test_a_dead_runs_untried_rows_are_taken_over_once_its_claim_expires(news: NewsState) -> None:
+    frozen(news)
+    a, b = news.store, news.store.another()
+    try:
+        with a.transaction():
+            claimed, _ = a.claim_batch(W05, 3, LATER)
+        assert a.start_delivery(W05, claimed[0].email, LATER)  # then a dies mid-message
+        lease = timedelta(minutes=10)
+        with b.transaction():  # too soon: a's rows are still a's
+            early, _ = b.claim_batch(W05, 10, LATER + timedelta(minutes=5), expired=LATER - lease)
+        assert [r.email for r in early] == READERS[3:]
+        with b.transaction():
+            now = LATER + timedelta(minutes=11)
+            late, _ = b.claim_batch(W05, 10, now, expired=now - lease)
+        # The row whose message may have left stays in doubt; the two never tried are b's.
+        assert [r.email for r in late] == READERS[1:3]
+        assert [d.email for d in b.deliveries_in_doubt()] == [READERS[0]]
+        # a's lease is gone: a cannot start them any more, nor settle them.
+        assert not a.start_delivery(W05, READERS[1], now)
+        with a.transaction():
+            a.settle_batch(W05, [(READERS[1], DeliveryStatus.PENDING, None)], now, 3)
+        assert b.start_delivery(W05, READERS[1], now)
+    finally:
+        b.close()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ..config import Config
 from ..model import Delivery, DeliveryStatus, IssueRecord
@@ -96,6 +96,8 @@ class Dispatch:
         smtp = config.smtp
         self._pacer = Pacer(smtp.max_per_second, sleep)
         self._batch = batch_size(smtp.max_per_second, smtp.connections)
+        # On a shared state, another daemon may take over a batch claimed this long ago.
+        self._lease = timedelta(seconds=smtp.claim_seconds)
         self._from = sender(config).addr_spec
         self.result = Result()
         self._cursor = 0  # the seq of the last row this run looked at
@@ -149,8 +151,9 @@ class Dispatch:
                     # Forwards from where the last claim of this run stopped: a row put back
                     # to pending after a transient failure waits for the next run.
                     before = self._cursor
+                    now = _utcnow()
                     batch, self._cursor = storage.claim_batch(
-                        self._record.key, self._batch, _utcnow(), after=before
+                        self._record.key, self._batch, now, after=before, expired=now - self._lease
                     )
                 if not batch:
                     if self._cursor == before:
@@ -181,6 +184,8 @@ class Dispatch:
                     outcomes.append((row.email, DeliveryStatus.CANCELLED, GONE))
                     continue
                 data = copies.message_bytes(row)
+                if not storage.start_delivery(key, row.email, _utcnow()):
+                    continue  # another run took it over when this run's claim expired
                 in_flight = row
                 failure = deliver(
                     session, self._pacer, self._from, row.email, data, smtp, self._sleep

@@ -259,11 +259,18 @@ class Storage(Protocol):
         ...
 
     def claim_batch(
-        self, key: str, limit: int, now: datetime, after: int = 0
+        self, key: str, limit: int, now: datetime, after: int = 0, expired: datetime | None = None
     ) -> tuple[list[Delivery], int]:
-        """Claim up to `limit` pending rows after seq `after` (pending → sending); a row
+        """Claim up to `limit` pending rows after seq `after` (pending → sending on SQLite;
+        on a shared state a lease, and a row leased before `expired` may be claimed again:
+        its run died before trying it); a row
         whose recipient is no longer active is cancelled instead and not returned. Returns
         the claimed rows and the seq where the next claim starts."""
+        ...
+
+    def start_delivery(self, key: str, email: str, now: datetime) -> bool:
+        """Just before a claimed row's SMTP transaction: on a shared state it moves to
+        'sending' (in doubt from now on); False if another run has taken the row over."""
         ...
 
     def settle_batch(

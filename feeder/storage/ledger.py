@@ -104,7 +104,7 @@ class Ledger(Database):
         self.db.execute(
             """
             INSERT INTO issues (key, status, frozen_at, finished_at, articles, late)
-            VALUES (:key, 'skipped', :now, :now, 0, 0)
+            VALUES (:key, 'skipped', :now, :now, 0, 0) ON CONFLICT (key) DO NOTHING
             """,
             {"key": key, "now": to_db_time(now)},
         )
@@ -127,11 +127,14 @@ class Ledger(Database):
         """
         subject, html, text = message
         stamp = to_db_time(now)
-        self.db.execute(
+        # Two daemons sharing a state may freeze the same week at once: the first wins, and
+        # the other's insert waits for it, then does nothing (and neither does the rest).
+        frozen = self.db.execute(
             """
             INSERT INTO issues (key, status, frozen_at, finished_at, articles, late,
                                 subject, html, text)
             VALUES (:key, 'sending', :now, NULL, :articles, :late, :subject, :html, :text)
+            ON CONFLICT (key) DO NOTHING
             """,
             {
                 "key": key,
@@ -143,6 +146,8 @@ class Ledger(Database):
                 "text": text,
             },
         )
+        if frozen.rowcount == 0:
+            return
         self.db.executemany(
             """
             INSERT INTO issue_articles (issue, article_id, late, position)
@@ -246,7 +251,7 @@ class Ledger(Database):
         ]
 
     def claim_batch(
-        self, key: str, limit: int, now: datetime, after: int = 0
+        self, key: str, limit: int, now: datetime, after: int = 0, expired: datetime | None = None
     ) -> tuple[list[Delivery], int]:
         """Claim up to `limit` pending rows after row `after` (a Delivery's seq), in ledger
         order: pending → sending, in the caller's transaction. A row whose recipient is no
@@ -279,6 +284,12 @@ class Ledger(Database):
             ],
         )
         return [r for r in rows if r.subscribed], (rows[-1].seq if rows else after)
+
+    def start_delivery(self, key: str, email: str, now: datetime) -> bool:
+        """About to hand a claimed row's message to the server. On one machine the claim
+        already moved it to 'sending', so there is nothing to write (see storage/postgres.py
+        for a shared state)."""
+        return True
 
     def settle_delivery(
         self, key: str, email: str, status: DeliveryStatus, detail: str | None, now: datetime
@@ -317,7 +328,8 @@ class Ledger(Database):
         ]
         self.db.executemany(
             """
-            UPDATE deliveries SET status = :status, detail = :detail, updated_at = :now
+            UPDATE deliveries SET status = :status, detail = :detail, updated_at = :now,
+                claimed_at = NULL, claimed_by = NULL
             WHERE issue = :key AND email = :email
             """,
             rows,
@@ -386,7 +398,8 @@ class Ledger(Database):
         """Put an issue's in-doubt rows back to pending, on the operator's word."""
         cursor = self.db.execute(
             """
-            UPDATE deliveries SET status = 'pending', updated_at = :now
+            UPDATE deliveries SET status = 'pending', updated_at = :now,
+                claimed_at = NULL, claimed_by = NULL
             WHERE issue = :key AND status = 'sending'
             """,
             {"key": key, "now": to_db_time(now)},

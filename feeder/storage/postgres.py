@@ -15,17 +15,24 @@ then the same portable steps as SQLite (storage/schema.py); the version is kept 
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
+import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from ..errors import LockedError, StateError
+from ..model import Delivery, DeliveryStatus
 from .articles import Articles
+from .base import to_db_time
 from .engine import POSTGRES, PgConnection, pool_for
-from .ledger import Ledger
+from .ledger import GONE, Ledger
 from .polls import Polls
 from .schema import BASELINE, _script
 from .subscribers import Subscribers
@@ -178,6 +185,11 @@ class PostgresStorage(Articles, Polls, Subscribers, Ledger):
     shared = True  # several processes on several hosts use it at once
     _url = ""  # the URL it was opened with, for another connection
 
+    @cached_property
+    def claimer(self) -> str:
+        """Who this connection's claims belong to: host, process and a nonce."""
+        return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
     @classmethod
     def open(cls, url: str, tz: ZoneInfo, *, check: bool = True) -> PostgresStorage:
         """Connect and check the schema. Unlike a SQLite file, a shared database is never
@@ -220,6 +232,95 @@ class PostgresStorage(Articles, Polls, Subscribers, Ledger):
     def _baseline(self) -> int:
         _script(self.db, BASELINE_SQL)
         return BASELINE
+
+    # -- A send shared by several daemons ------------------------------------------------
+    # A claim here is a lease: the rows stay 'pending' with claimed_at / claimed_by, and
+    # each moves to 'sending' on its own just before its SMTP transaction (start_delivery).
+    # So when a daemon dies, its rows never tried are still pending and are claimed again
+    # once the lease expires, while the one in flight stays in doubt, as on SQLite.
+
+    def claim_batch(
+        self, key: str, limit: int, now: datetime, after: int = 0, expired: datetime | None = None
+    ) -> tuple[list[Delivery], int]:
+        """Lease up to `limit` pending rows after seq `after`, skipping rows another run
+        holds (FOR UPDATE SKIP LOCKED: two daemons claim disjoint batches at once) or has
+        leased since `expired`. A row whose recipient has left is cancelled instead."""
+        picked = self.db.execute(
+            """
+            SELECT seq FROM deliveries
+            WHERE issue = :key AND status = 'pending' AND seq > :after
+              AND (claimed_at IS NULL OR claimed_at < :expired)
+            ORDER BY seq LIMIT :limit FOR UPDATE SKIP LOCKED
+            """,
+            {
+                "key": key,
+                "after": after,
+                "limit": limit,
+                "expired": to_db_time(now if expired is None else expired),
+            },
+        ).fetchall()
+        if not picked:
+            return [], after
+        rows = self._deliveries("d.seq = ANY(:seqs)", {"seqs": [row[0] for row in picked]})
+        stamp = to_db_time(now)
+        self.db.executemany(
+            """
+            UPDATE deliveries SET claimed_at = :now, claimed_by = :me
+            WHERE issue = :key AND email = :email
+            """,
+            [
+                {"key": key, "email": r.email, "now": stamp, "me": self.claimer}
+                for r in rows
+                if r.subscribed
+            ],
+        )
+        self.db.executemany(
+            """
+            UPDATE deliveries SET status = 'cancelled', detail = :detail, updated_at = :now
+            WHERE issue = :key AND email = :email AND status = 'pending'
+            """,
+            [
+                {"key": key, "email": r.email, "now": stamp, "detail": GONE}
+                for r in rows
+                if not r.subscribed
+            ],
+        )
+        return [r for r in rows if r.subscribed], rows[-1].seq
+
+    def start_delivery(self, key: str, email: str, now: datetime) -> bool:
+        """The row goes to 'sending' (committed at once: a crash from here on leaves it in
+        doubt); False if this run's lease on it expired and another run took it."""
+        cursor = self.db.execute(
+            """
+            UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = :now
+            WHERE issue = :key AND email = :email AND status = 'pending' AND claimed_by = :me
+            """,
+            {"key": key, "email": email, "now": to_db_time(now), "me": self.claimer},
+        )
+        return bool(cursor.rowcount == 1)
+
+    def settle_batch(
+        self,
+        key: str,
+        outcomes: Sequence[tuple[str, DeliveryStatus, str | None]],
+        now: datetime,
+        soft_limit: int,
+    ) -> None:
+        """As on SQLite (their leases end), but for rows another run has taken over since
+        this run's lease on them expired: those are the other run's to settle."""
+        theirs = {
+            row[0]
+            for row in self.db.execute(
+                """
+                SELECT email FROM deliveries
+                WHERE issue = :key AND claimed_by IS NOT NULL AND claimed_by != :me
+                FOR UPDATE
+                """,
+                {"key": key, "me": self.claimer},
+            )
+        }
+        held = [outcome for outcome in outcomes if outcome[0] not in theirs]
+        super().settle_batch(key, held, now, soft_limit)
 
     def after_copy(self) -> None:
         """The polls were copied with their ids: the next one is numbered after them."""
