@@ -3,21 +3,34 @@ and back. (The storage, poll, newsletter, page and daemon tests run on it too.)"
 
 from __future__ import annotations
 
+import logging
+import os
+import re
+import signal
 import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import portpicker
 import psycopg
 import pytest
+from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
 from feeder.app import open_feeder
 from feeder.cli import main
 from feeder.config import parse_config
+from feeder.daemon import Daemon
 from feeder.errors import ConfigError, StateError
 from feeder.model import DeliveryStatus, PollRecord
+from feeder.newsletter.dispatch import batch_size
 from feeder.newsletter.subscribers import add_subscriber
 from feeder.storage import SCHEMA_VERSION, open_storage
 from feeder.storage.engine import to_psycopg
@@ -257,3 +270,115 @@ def test_a_dead_runs_untried_rows_are_taken_over_once_its_claim_expires(news: Ne
         assert b.start_delivery(W05, READERS[1], now)
     finally:
         b.close()
+
+
+class Sink:
+    """An SMTP server on 127.0.0.1 that counts the copies each recipient gets."""
+
+    def __init__(self) -> None:
+        self.copies: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.copies.update(envelope.rcpt_tos)
+        return "250 2.0.0 queued"
+
+    def total(self) -> int:
+        with self.lock:
+            return sum(self.copies.values())
+
+
+def sender(site: Site, week: str, log: Path) -> subprocess.Popen[bytes]:
+    """`feeder newsletter send` in a process of its own, its output in `log`."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "feeder",
+            "--config",
+            str(site.config_path),
+            "newsletter",
+            "send",
+            "--week",
+            week,
+        ],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def sent_by(log: Path) -> int:
+    found = re.search(r": (\d+) sent, ", log.read_text(encoding="utf-8"))
+    assert found, log.read_text(encoding="utf-8")
+    return int(found[1])
+
+
+@pytest.mark.slow
+def test_two_senders_share_an_issue_and_one_finishes_what_a_killed_one_left(
+    make_site: Callable[..., Site], tmp_path: Path
+) -> None:
+    sink = Sink()
+    port = portpicker.pick_unused_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        site = make_site(
+            extra=f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nmax_per_second = 250\n'
+            "connections = 2\nclaim_seconds = 3\n"
+        )
+        assert cli(site, "poll").exit_code == 0
+        people = tmp_path / "people.txt"
+        people.write_text("".join(f"reader{i:04}@example.org\n" for i in range(2000)))
+        assert cli(site, "subscribers", "import", str(people)).exit_code == 0
+        everyone = {f"reader{i:04}@example.org" for i in range(2000)}
+
+        # Two senders at once: each recipient gets exactly one copy, and both sent some.
+        logs = [tmp_path / "a.log", tmp_path / "b.log"]
+        procs = [sender(site, "2026-W05", log) for log in logs]
+        codes = [proc.wait(timeout=120) for proc in procs]
+        assert codes == [0, 0], [log.read_text() for log in logs]
+        assert set(sink.copies) == everyone and set(sink.copies.values()) == {1}
+        assert all(sent_by(log) > 0 for log in logs)
+        assert sum(sent_by(log) for log in logs) == 2000
+
+        # kill -9 one mid-send: the other takes over its untried rows once its claim
+        # expires, and finishes the issue; only the row in flight may be left in doubt.
+        sink.copies.clear()
+        killed = sender(site, "2026-W06", tmp_path / "killed.log")
+        survivor = sender(site, "2026-W06", tmp_path / "survivor.log")
+        deadline = time.monotonic() + 60
+        while sink.total() < 300 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=10)
+        assert survivor.wait(timeout=120) == 1  # the issue has rows in doubt: not complete
+        with open_storage(site.state, site.config.tz) as storage:
+            doubt = {d.email for d in storage.deliveries_in_doubt()}
+            counts = storage.delivery_counts("2026-W06")
+        # In doubt: what the killed sender had handed to the server (or was handing) but
+        # not yet recorded as sent, at most one batch per connection; nothing is pending.
+        assert len(doubt) <= 2 * batch_size(250, 2)
+        assert counts == {DeliveryStatus.SENT: 2000 - len(doubt), **(
+            {DeliveryStatus.SENDING: len(doubt)} if doubt else {})}  # fmt: skip
+        assert set(sink.copies.values()) == {1}  # nobody got two
+        assert everyone - set(sink.copies) <= doubt  # and only rows in doubt may have none
+        assert sent_by(tmp_path / "survivor.log") > 0
+    finally:
+        controller.stop()
+
+
+def test_a_daemon_skips_its_poll_while_another_host_polls(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert cli(site, "state", "migrate").exit_code == 0
+    daemon = Daemon(site.config, lambda: NEWS_POLL)
+    with open_storage(site.state, site.config.tz) as other, other.exclusive("jobs"):
+        with caplog.at_level(logging.INFO, logger="feeder"):
+            daemon.poll()
+        assert "poll skipped, another process is at it" in caplog.text
+        assert not site.out.exists()  # it published nothing
+    daemon.poll()  # the lock is free again: this one polls
+    with open_storage(site.state, site.config.tz) as storage:
+        assert storage.count_articles() == 54

@@ -37,6 +37,7 @@ from .smtp import (
 
 MAX_BATCH = 50  # rows a connection claims at once, at the highest rates
 SOFT_LIMIT = 3  # consecutive issues with soft failures that make an address bounced
+LEASE_POLL = 1.0  # seconds between looks at another daemon's claimed rows
 
 Outcome = tuple[str, DeliveryStatus, str | None]  # (address, where its row goes, why)
 
@@ -156,9 +157,17 @@ class Dispatch:
                         self._record.key, self._batch, now, after=before, expired=now - self._lease
                     )
                 if not batch:
-                    if self._cursor == before:
+                    if self._cursor != before:
+                        continue  # every row looked at was cancelled: claim the next ones
+                    if not storage.leased_elsewhere(self._record.key):
                         return  # nothing pending is left for this run
-                    continue  # every row looked at was cancelled: claim the next ones
+                    # Another daemon sharing the state holds rows it has not tried yet:
+                    # wait, and claim from the start again, so that if it died its rows
+                    # are taken over once its claim expires and the issue still ends here.
+                    if self._stop.wait(LEASE_POLL):
+                        return
+                    with self._claiming:
+                        self._cursor = 0
                 if len(batch) == self._batch:
                     self._start()  # there may be more: another connection can share it
                 self._mail(batch, storage, copies, session)

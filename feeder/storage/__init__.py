@@ -268,6 +268,11 @@ class Storage(Protocol):
         the claimed rows and the seq where the next claim starts."""
         ...
 
+    def leased_elsewhere(self, key: str) -> bool:
+        """Whether another run (another daemon on a shared state) holds claimed rows of the
+        issue that it has not tried yet."""
+        ...
+
     def start_delivery(self, key: str, email: str, now: datetime) -> bool:
         """Just before a claimed row's SMTP transaction: on a shared state it moves to
         'sending' (in doubt from now on); False if another run has taken the row over."""

@@ -285,6 +285,11 @@ class Ledger(Database):
         )
         return [r for r in rows if r.subscribed], (rows[-1].seq if rows else after)
 
+    def leased_elsewhere(self, key: str) -> bool:
+        """Whether another run holds claimed rows it has not tried yet: only on a shared
+        state (storage/postgres.py); on one machine, runs never overlap."""
+        return False
+
     def start_delivery(self, key: str, email: str, now: datetime) -> bool:
         """About to hand a claimed row's message to the server. On one machine the claim
         already moved it to 'sending', so there is nothing to write (see storage/postgres.py

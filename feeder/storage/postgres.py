@@ -287,6 +287,16 @@ class PostgresStorage(Articles, Polls, Subscribers, Ledger):
         )
         return [r for r in rows if r.subscribed], rows[-1].seq
 
+    def leased_elsewhere(self, key: str) -> bool:
+        row = self.db.execute(
+            """
+            SELECT EXISTS (SELECT 1 FROM deliveries WHERE issue = :key AND status = 'pending'
+                           AND claimed_by IS NOT NULL AND claimed_by != :me)
+            """,
+            {"key": key, "me": self.claimer},
+        ).fetchone()
+        return bool(row[0])
+
     def start_delivery(self, key: str, email: str, now: datetime) -> bool:
         """The row goes to 'sending' (committed at once: a crash from here on leaves it in
         doubt); False if this run's lease on it expired and another run took it."""
