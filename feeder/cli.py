@@ -281,9 +281,16 @@ def state_copy(ctx: Context, target: str) -> None:
     type=click.IntRange(0, 65535),
     help="Port to listen on; 0 picks a free one.",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the port; each opens its own connections to the state.",
+)
 @pass_ctx
 @reports_errors
-def serve(ctx: Context, host: str, port: int) -> None:
+def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     """Serve the feeds, the archive and the subscriber pages over HTTP.
 
     Serves the output folder (ETag, Last-Modified, 304 Not Modified) and the pages where
@@ -294,11 +301,11 @@ def serve(ctx: Context, host: str, port: int) -> None:
     \b
     Example:
       feeder serve
-      feeder serve --host 0.0.0.0 --port 8080
+      feeder serve --host 0.0.0.0 --port 8080 --workers 4
     """
     config = ctx.config
     log_to_stderr("info")
-    serve_pages(config, host, port)
+    serve_pages(config, host, port, workers)
 
 
 @main.command()

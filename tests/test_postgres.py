@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -382,3 +383,65 @@ def test_a_daemon_skips_its_poll_while_another_host_polls(
     daemon.poll()  # the lock is free again: this one polls
     with open_storage(site.state, site.config.tz) as storage:
         assert storage.count_articles() == 54
+
+
+# -- Several web workers ------------------------------------------------------------------
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_serve_runs_several_worker_processes_on_either_backend(site: Site) -> None:
+    assert cli(site, "state", "migrate").exit_code == 0
+    assert cli(site, "poll").exit_code == 0
+    port = portpicker.pick_unused_port()
+    log = site.root / "serve.log"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "feeder",
+            "--config",
+            str(site.config_path),
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "FEEDER_SECRET": "s" * 32},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        answers: list[int] = []
+        while time.monotonic() < deadline and len(answers) < 20:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/subscribe", timeout=5) as r:
+                    answers.append(r.status)
+                    assert "订阅" in r.read().decode("utf-8")
+            except OSError:
+                time.sleep(0.2)
+        assert answers == [200] * 20, log.read_text()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/feeds/all.atom", timeout=5) as r:
+            assert b"<feed" in r.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            assert r.read().startswith(b"ok")  # each worker reads the state
+        workers = [pid for pid in children(proc.pid) if pid != proc.pid]
+        assert len(workers) >= 2, log.read_text()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert "in 2 worker processes" in log.read_text()
