@@ -57,7 +57,7 @@ username = ""                      # the password only from the environment: FEE
 timeout = 30                       # seconds
 max_per_second = 5
 connections = 4                    # SMTP sessions a send runs in parallel
-claim_seconds = 600                # PostgreSQL: after this, another daemon takes over a dead one's batch
+claim_seconds = 600                # PostgreSQL: then a dead daemon's batch is taken over
 
 [dkim]
 # Sign every message (DKIM): set all three, or leave all three empty to send unsigned mail.
