@@ -10,6 +10,10 @@ settlements few at a high one.
 
 Just before each message the connection asks the state whether its recipient is still
 active: an unsubscribe counts from the next message on, not from the next batch.
+
+On a shared state (PostgreSQL, several daemons) a claim is a lease instead, and each row
+moves to 'sending' just before its message (storage/postgres.py): a dead daemon's rows not
+yet tried are claimed again by another once the lease expires.
 """
 
 from __future__ import annotations

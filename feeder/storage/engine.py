@@ -164,7 +164,9 @@ Connection = SqliteConnection | PgConnection
 
 _POOLS: dict[str, psycopg_pool.ConnectionPool] = {}
 _POOLS_LOCK = threading.Lock()
-POOL_SIZE = 16  # connections one process keeps to one database at most
+# Connections one process opens to one database at most: a send uses one per SMTP
+# connection (smtp.connections, up to 64) and one more; idle ones close after 10 minutes.
+POOL_SIZE = 72
 
 
 def pool_for(url: str, timeout: float) -> psycopg_pool.ConnectionPool:
