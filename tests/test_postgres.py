@@ -34,7 +34,7 @@ from feeder.model import DeliveryStatus, PollRecord
 from feeder.newsletter.dispatch import batch_size
 from feeder.newsletter.subscribers import add_subscriber
 from feeder.storage import SCHEMA_VERSION, open_storage
-from feeder.storage.engine import to_psycopg
+from feeder.storage.engine import pg_ddl, to_psycopg
 from feeder.storage.schema import MIGRATIONS
 
 from .conftest import NEWS_POLL, NewsState, Site, dump_tables, state_toml
@@ -445,3 +445,15 @@ def test_serve_runs_several_worker_processes_on_either_backend(site: Site) -> No
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     assert "in 2 worker processes" in log.read_text()
+
+
+def test_portable_schema_steps_mean_on_postgresql_what_they_mean_on_sqlite() -> None:
+    step = "CREATE TABLE labels (id TEXT PRIMARY KEY, text TEXT, n INTEGER, s REAL);"
+    assert pg_ddl(step) == (
+        'CREATE TABLE labels (id TEXT COLLATE "C" PRIMARY KEY, text TEXT COLLATE "C", '
+        "n BIGINT, s DOUBLE PRECISION);"
+    )
+    assert pg_ddl("ALTER TABLE t ADD COLUMN c TEXT DEFAULT 'TEXT'") == (
+        "ALTER TABLE t ADD COLUMN c TEXT COLLATE \"C\" DEFAULT 'TEXT'"
+    )
+    assert pg_ddl("email TEXT COLLATE feeder_nocase") == "email TEXT COLLATE feeder_nocase"

@@ -92,6 +92,18 @@ def to_psycopg(sql: str) -> str:
     return _TOKENS.sub(replace, sql)
 
 
+# A portable schema step's column types, as PostgreSQL must read them to mean what SQLite
+# does: TEXT sorted by code point (not by the database's locale), INTEGER 64-bit, REAL
+# double. Upper-case type names only, so a column named `text` is left alone.
+_DDL_TYPES = re.compile(r"('(?:[^']|'')*')|\bTEXT\b(?!\s+COLLATE)|\bINTEGER\b|\bREAL\b")
+_PG_TYPES = {"TEXT": 'TEXT COLLATE "C"', "INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION"}
+
+
+def pg_ddl(sql: str) -> str:
+    """A schema step written for both engines, with PostgreSQL's equivalent column types."""
+    return _DDL_TYPES.sub(lambda m: m[1] or _PG_TYPES[m[0]], sql)
+
+
 def _plain(value: Any) -> Any:
     """A parameter as the database stores it: an enum by its value, as sqlite3 does."""
     return value.value if isinstance(value, Enum) else value
@@ -116,6 +128,7 @@ class PgConnection:
         self._pool = pool
         self.raw: psycopg.Connection[Any] = pool.getconn(timeout=timeout)
         self._streams = 0
+        self.portable_ddl = False  # while migrating: SQLite's column types as PG's (pg_ddl)
 
     @property
     def in_transaction(self) -> bool:
@@ -123,7 +136,7 @@ class PgConnection:
 
     def execute(self, sql: str, parameters: Any = None, /) -> Any:  # a psycopg Cursor
         if parameters is None:  # psycopg reads no placeholders then
-            return self.raw.execute(sql)
+            return self.raw.execute(pg_ddl(sql) if self.portable_ddl else sql)
         return self.raw.execute(to_psycopg(sql), _params(parameters))
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> None:

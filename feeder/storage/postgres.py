@@ -226,6 +226,16 @@ class PostgresStorage(Articles, Polls, Subscribers, Ledger):
             raise StateError(f"{self.location}: cannot read the state: {exc}") from None
         return 0 if row is None else int(row[0])
 
+    def migrate(self) -> tuple[int, int]:
+        """As on SQLite; the portable steps' column types are read as PostgreSQL's."""
+        db = self.db
+        assert isinstance(db, PgConnection)
+        db.portable_ddl = True
+        try:
+            return super().migrate()
+        finally:
+            db.portable_ddl = False
+
     def _set_schema_version(self, version: int) -> None:
         self.db.execute("UPDATE schema_version SET version = ?", (version,))
 

@@ -6,11 +6,13 @@ a step once released: add one.
 SQLite records the version in PRAGMA user_version and runs every step from v1. PostgreSQL
 starts from a baseline equal in meaning to v6 (storage/postgres.py) and records the version
 in its `schema_version` table. Steps after v6 run on both engines, so they are written once
-in SQL both accept: plain CREATE TABLE / CREATE INDEX / ALTER TABLE ADD COLUMN with TEXT,
-INTEGER (64-bit on both: BIGINT is what PostgreSQL needs for nanoseconds), REAL, and
-`COLLATE "C"` on a TEXT column that is sorted or compared on PostgreSQL. To add one: write
-a function `_vN(db)` that runs `_script(db, <the DDL>)`, and append it to MIGRATIONS;
-tests/test_store.py runs it on both engines.
+in SQL both accept: plain CREATE TABLE / CREATE INDEX / ALTER TABLE ADD COLUMN, column types
+spelled TEXT, INTEGER and REAL in capitals (names in lower case). On PostgreSQL those types
+are read as TEXT COLLATE "C" (sorted by code point, as SQLite sorts), BIGINT and DOUBLE
+PRECISION (engine.pg_ddl), so a step means the same on both. Avoid SQLite-only forms
+(INSERT OR REPLACE: use ON CONFLICT; rowid; AUTOINCREMENT; PRAGMA). To add one: write a
+function `_vN(db: Connection)` that runs `_script(db, <the DDL>)`, and append it to
+MIGRATIONS; tests/test_store.py and the PostgreSQL fixtures run it on both engines.
 """
 
 from __future__ import annotations
