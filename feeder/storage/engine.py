@@ -9,6 +9,7 @@ differing part from the connection's `Dialect`.
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 import threading
@@ -126,7 +127,16 @@ class PgConnection:
 
     def __init__(self, pool: psycopg_pool.ConnectionPool, timeout: float) -> None:
         self._pool = pool
-        self.raw: psycopg.Connection[Any] = pool.getconn(timeout=timeout)
+        try:
+            self.raw: psycopg.Connection[Any] = pool.getconn(timeout=timeout)
+        except psycopg_pool.PoolTimeout:
+            # The pool only says it waited; one direct attempt says why (refused, no such
+            # database, a password missing from $PGPASSWORD and ~/.pgpass, ...).
+            try:
+                psycopg.connect(str(pool.conninfo), connect_timeout=10).close()
+            except psycopg.Error as exc:
+                raise psycopg.OperationalError(str(exc).strip().splitlines()[0]) from None
+            raise
         self._streams = 0
         self.portable_ddl = False  # while migrating: SQLite's column types as PG's (pg_ddl)
 
@@ -175,6 +185,10 @@ class PgConnection:
 # SQLite's placeholders, and tell whether a transaction is open.
 Connection = SqliteConnection | PgConnection
 
+# The pool's own retries would print a warning each to stderr; the error that matters
+# reaches the operator as one StateError line.
+logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+
 _POOLS: dict[str, psycopg_pool.ConnectionPool] = {}
 _POOLS_LOCK = threading.Lock()
 # Connections one process opens to one database at most: a send uses one per SMTP
@@ -188,11 +202,14 @@ def pool_for(url: str, timeout: float) -> psycopg_pool.ConnectionPool:
     with _POOLS_LOCK:
         pool = _POOLS.get(url)
         if pool is None:
+            # One direct connection first: a server that is down or refuses us is one
+            # error at once, not a pool retrying in the background until its timeout.
+            psycopg.connect(url, connect_timeout=10).close()
             pool = psycopg_pool.ConnectionPool(
                 url,
                 min_size=0,
                 max_size=POOL_SIZE,
-                kwargs={"autocommit": True},
+                kwargs={"autocommit": True, "connect_timeout": 10},
                 timeout=timeout,
                 open=False,
                 name="feeder",

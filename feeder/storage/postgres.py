@@ -37,7 +37,7 @@ from .polls import Polls
 from .schema import BASELINE, _script
 from .subscribers import Subscribers
 
-CONNECT_TIMEOUT = 30.0  # seconds to wait for a connection from the pool (or the server)
+CONNECT_TIMEOUT = 15.0  # seconds to wait for a connection from the pool (or the server)
 _TEXT = 'TEXT COLLATE "C"'
 
 # SQLite's schema at v6, in PostgreSQL's words. {text} is a TEXT column sorted as SQLite does.
@@ -200,7 +200,9 @@ class PostgresStorage(Articles, Polls, Subscribers, Ledger):
         try:
             db = PgConnection(pool_for(url, CONNECT_TIMEOUT), CONNECT_TIMEOUT)
         except POSTGRES.errors as exc:
-            raise StateError(f"{where}: cannot connect to the state database: {exc}") from None
+            raise StateError(
+                f"{where}: cannot connect to the state database: {_first_line(exc)}"
+            ) from None
         storage = cls(db, where, tz, POSTGRES)
         storage._url = url
         try:
