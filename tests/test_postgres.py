@@ -457,3 +457,18 @@ def test_portable_schema_steps_mean_on_postgresql_what_they_mean_on_sqlite() -> 
         "ALTER TABLE t ADD COLUMN c TEXT COLLATE \"C\" DEFAULT 'TEXT'"
     )
     assert pg_ddl("email TEXT COLLATE feeder_nocase") == "email TEXT COLLATE feeder_nocase"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # the site's own state is replaced
+def test_a_server_out_of_reach_is_one_error_line_at_once(make_site: Callable[..., Site]) -> None:
+    port = portpicker.pick_unused_port()
+    site = make_site(extra=f'[state]\nurl = "postgresql://feeder@127.0.0.1:{port}/feeder"\n')
+    started = time.monotonic()
+    result = cli(site, "poll")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        f"Error: postgresql://feeder@127.0.0.1:{port}/feeder: cannot connect to the state "
+        "database: connection failed: "
+    )
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert time.monotonic() - started < 10
