@@ -472,3 +472,23 @@ def test_a_server_out_of_reach_is_one_error_line_at_once(make_site: Callable[...
     )
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # the SQLite site, then a copy on PostgreSQL
+def test_both_engines_publish_the_same_bytes(make_site: Callable[..., Site], pg_state: str) -> None:
+    site = make_site()
+    assert cli(site, "poll").exit_code == 0
+    text = site.config_path.read_text(encoding="utf-8")
+    other = site.root / "pg.toml"
+    other.write_text(
+        text.replace("[output]\n", '[output]\ndir = "out-pg"\n') + state_toml(pg_state),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["--config", str(other), "poll"])
+    assert result.exit_code == 0, result.output
+
+    def files(out: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    sqlite_files, pg_files = files(site.out), files(site.root / "out-pg")
+    assert len(sqlite_files) > 5 and sqlite_files == pg_files
