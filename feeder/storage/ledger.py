@@ -272,6 +272,11 @@ class Ledger(Database):
             """,
             [{"key": key, "email": r.email, "now": stamp} for r in rows if r.subscribed],
         )
+        self._cancel_departed(key, rows, stamp)
+        return [r for r in rows if r.subscribed], (rows[-1].seq if rows else after)
+
+    def _cancel_departed(self, key: str, rows: Sequence[Delivery], stamp: str) -> None:
+        """Cancel the claimed rows whose recipient is no longer active: never mailed."""
         self.db.executemany(
             """
             UPDATE deliveries SET status = 'cancelled', detail = :detail, updated_at = :now
@@ -283,7 +288,6 @@ class Ledger(Database):
                 if not r.subscribed
             ],
         )
-        return [r for r in rows if r.subscribed], (rows[-1].seq if rows else after)
 
     def leased_elsewhere(self, key: str) -> bool:
         """Whether another run holds claimed rows it has not tried yet: only on a shared

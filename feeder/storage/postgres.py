@@ -32,7 +32,7 @@ from ..model import Delivery, DeliveryStatus
 from .articles import Articles
 from .base import to_db_time
 from .engine import POSTGRES, PgConnection, pool_for
-from .ledger import GONE, Ledger
+from .ledger import Ledger
 from .polls import Polls
 from .schema import BASELINE, _script
 from .subscribers import Subscribers
@@ -286,17 +286,7 @@ class PostgresStorage(Articles, Polls, Subscribers, Ledger):
                 if r.subscribed
             ],
         )
-        self.db.executemany(
-            """
-            UPDATE deliveries SET status = 'cancelled', detail = :detail, updated_at = :now
-            WHERE issue = :key AND email = :email AND status = 'pending'
-            """,
-            [
-                {"key": key, "email": r.email, "now": stamp, "detail": GONE}
-                for r in rows
-                if not r.subscribed
-            ],
-        )
+        self._cancel_departed(key, rows, stamp)
         return [r for r in rows if r.subscribed], rows[-1].seq
 
     def leased_elsewhere(self, key: str) -> bool:
