@@ -2,6 +2,8 @@
 
     python benchmarks/run.py                 # N = 100,000 (what `make bench` runs)
     python benchmarks/run.py --n 1000 --runs 1
+    python benchmarks/run.py --state postgresql://postgres@127.0.0.1:5432/bench
+                                             # cold poll and send, SQLite beside PostgreSQL
 
 Every figure is the median of --runs runs, measured in the same run as the baseline (a
 bare streaming parse of the same file), so a slow or busy machine moves both together.
@@ -29,7 +31,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from make_corpus import articles, write  # noqa: E402
-from send import rss_figure, send_figures  # noqa: E402
+from send import empty_database, rss_figure, send_figures  # noqa: E402
 
 
 @dataclass
@@ -108,24 +110,30 @@ def _children_maxrss() -> int:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 
 
-def make_site(work: Path, name: str, corpus: Path) -> Path:
+def make_site(work: Path, name: str, corpus: Path, state: str = "") -> Path:
+    """A site over `corpus`; its state is data/state.db, or the database `state` names
+    (emptied first: give one that holds nothing else)."""
     site = work / name
     if site.exists():
         shutil.rmtree(site)
     (site / "data").mkdir(parents=True)
     shutil.copy(ROOT / "feeder" / "taxonomy.toml", site / "data" / "taxonomy.toml")
     (site / "feeder.toml").write_text(
-        f'[corpus]\npath = "{corpus}"\n[state]\npath = "data/state.db"\n'
-        f'[newsletter]\ntemplates = "{ROOT / "feeder" / "templates"}"\n',
+        f'[corpus]\npath = "{corpus}"\n'
+        + (f'[state]\nurl = "{state}"\n' if state else '[state]\npath = "data/state.db"\n')
+        + f'[newsletter]\ntemplates = "{ROOT / "feeder" / "templates"}"\n',
         encoding="utf-8",
     )
+    if state:
+        empty_database(state)
+        feeder(site, "state", "migrate")
     return site
 
 
-def cold_poll(work: Path, corpus: Path, runs: int) -> tuple[float, int]:
+def cold_poll(work: Path, corpus: Path, runs: int, state: str = "") -> tuple[float, int]:
     walls, rss = [], 0
     for k in range(runs):
-        site = make_site(work, f"cold-{k}", corpus)
+        site = make_site(work, f"cold-{k}", corpus, state)
         wall, peak, out = feeder(site, "poll")
         assert out.endswith("skipped"), out
         walls.append(wall)
@@ -228,6 +236,20 @@ def newsletter_render(work: Path, runs: int) -> float:
         return median(runs, once)
 
 
+def compare_states(work: Path, corpus: Path, url: str, runs: int, subscribers: int) -> None:
+    """The cold poll and the send throughput on SQLite and on PostgreSQL, side by side."""
+    cold = {name: cold_poll(work, corpus, runs, state)[0] for name, state in
+            (("SQLite", ""), ("PostgreSQL", url))}  # fmt: skip
+    send = {name: send_figures(work, subscribers, state)["feeder_per_s"] for name, state in
+            (("SQLite", ""), ("PostgreSQL", url))}  # fmt: skip
+    print("| figure | SQLite | PostgreSQL |")
+    print("|---|---|---|")
+    print(f"| cold poll of {corpus.name}: wall time | {cold['SQLite']:,.2f} s "
+          f"| {cold['PostgreSQL']:,.2f} s |")  # fmt: skip
+    print(f"| send at {subscribers:,} subscribers | {send['SQLite']:,.0f} /s "
+          f"| {send['PostgreSQL']:,.0f} /s |")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="articles in the corpus")
@@ -238,6 +260,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--rss-subscribers", type=int, default=100_000, help="subscribers for the send's RSS"
+    )
+    parser.add_argument(
+        "--state",
+        default="",
+        help="a PostgreSQL URL: print only the cold poll and the send, SQLite beside it "
+        "(the database is emptied: give one for benchmarks only)",
     )
     args = parser.parse_args()
     n, runs, work = args.n, args.runs, args.work
@@ -250,6 +278,9 @@ def main() -> None:
     size_mb = array.stat().st_size / 1e6
 
     print(f"benchmarking on {n:,} articles ({size_mb:,.0f} MB), median of {runs}", file=sys.stderr)
+    if args.state:
+        compare_states(work, array, args.state, runs, args.subscribers)
+        return
     parse = median(runs, lambda: bare_parse(array))
     limited, unlimited = {}, {}
     for path, jsonl in ((array, False), (lines, True)):

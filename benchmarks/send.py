@@ -66,20 +66,36 @@ class Sink:
         self._child.wait()
 
 
-def make_site(work: Path, name: str, port: int, subscribers: int, dkim: Path | None) -> Path:
-    """A site with the seed corpus polled and `subscribers` addresses, mailing to `port`."""
+def empty_database(url: str) -> None:
+    """Drop everything in the benchmark's PostgreSQL database, for a cold start."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("DROP SCHEMA public CASCADE")
+        db.execute("CREATE SCHEMA public")
+        db.execute("DROP COLLATION IF EXISTS feeder_nocase")
+
+
+def make_site(
+    work: Path, name: str, port: int, subscribers: int, dkim: Path | None, state: str = ""
+) -> Path:
+    """A site with the seed corpus polled and `subscribers` addresses, mailing to `port`;
+    its state is data/state.db, or the PostgreSQL database `state` (emptied first)."""
     site = work / name
     if site.exists():
         shutil.rmtree(site)
     (site / "data").mkdir(parents=True)
     config = (
         f'[corpus]\npath = "{ROOT / "data" / "corpus.json"}"\n'
-        '[state]\npath = "data/state.db"\n'
-        f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nmax_per_second = 100000\n'
+        + (f'[state]\nurl = "{state}"\n' if state else '[state]\npath = "data/state.db"\n')
+        + f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nmax_per_second = 100000\n'
     )
     if dkim is not None:
         config += f'[dkim]\ndomain = "example.org"\nselector = "bench"\nprivate_key = "{dkim}"\n'
     (site / "feeder.toml").write_text(config, encoding="utf-8")
+    if state:
+        empty_database(state)
+        run(site, "state", "migrate")
     people = site / "people.txt"
     people.write_text("".join(f"r{i:06d}@example.org\n" for i in range(subscribers)))
     run(site, "poll")
@@ -132,15 +148,16 @@ def dkim_key(work: Path) -> Path:
     return path
 
 
-def send_figures(work: Path, subscribers: int) -> dict[str, float]:
-    """Throughput without and with DKIM, and the floor, at `subscribers` subscribers."""
+def send_figures(work: Path, subscribers: int, state: str = "") -> dict[str, float]:
+    """Throughput without and with DKIM, and the floor, at `subscribers` subscribers (on the
+    PostgreSQL database `state` if given)."""
     work.mkdir(parents=True, exist_ok=True)
     sink = Sink()
     try:
-        plain = make_site(work, "send", sink.port, subscribers, None)
+        plain = make_site(work, "send", sink.port, subscribers, None, state)
         base = floor(plain, sink.port, subscribers)
         wall, rss = run(plain, "newsletter", "send", "--week", WEEK)
-        signed = make_site(work, "send-dkim", sink.port, subscribers, dkim_key(work))
+        signed = make_site(work, "send-dkim", sink.port, subscribers, dkim_key(work), state)
         signed_wall, _ = run(signed, "newsletter", "send", "--week", WEEK)
     finally:
         sink.close()

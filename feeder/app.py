@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .classify import Classifier, Taxonomy, load_taxonomy, taxonomy_fingerprint
 from .classify.correct import corrected
@@ -62,7 +63,14 @@ from .scaffold import scaffold
 from .schedule import cron_trigger, due_week, last_full_week, next_slot
 from .site import page_url, site_files
 from .status import Status
-from .storage import Storage, open_storage
+from .storage import (
+    Copied,
+    Storage,
+    copy_storage,
+    is_url,
+    migrate_storage,
+    open_storage,
+)
 from .tokens import Purpose, mint
 
 # How long a job waits for another one (a daemon's poll or send) to finish.
@@ -113,9 +121,14 @@ def open_feeder(
     clock: Callable[[], datetime] | None = None,
     smtp_factory: SmtpFactory | None = None,
     lock_wait: float = LOCK_WAIT,
+    upgrade: bool = True,
 ) -> Feeder:
-    """The application over one configuration. Nothing is opened until a method needs it."""
-    return Feeder(config, clock or (lambda: datetime.now(UTC)), smtp_factory, lock_wait)
+    """The application over one configuration. Nothing is opened until a method needs it.
+
+    `upgrade=False` (the daemon, `serve`) refuses a state whose schema is out of date
+    instead of upgrading a SQLite file in place; a PostgreSQL state is only ever upgraded
+    by `feeder state migrate`."""
+    return Feeder(config, clock or (lambda: datetime.now(UTC)), smtp_factory, lock_wait, upgrade)
 
 
 def init_folder(folder: Path) -> list[Path]:
@@ -137,8 +150,10 @@ class Feeder:
         clock: Callable[[], datetime],
         smtp_factory: SmtpFactory | None,
         lock_wait: float,
+        upgrade: bool = True,
     ) -> None:
         self.config = config
+        self._upgrade = upgrade
         self._clock = clock
         self._smtp_factory = smtp_factory
         self._lock_wait = lock_wait
@@ -167,7 +182,9 @@ class Feeder:
     def storage(self) -> Storage:
         """The state, opened (created and upgraded if need be) on first use."""
         if self._storage is None:
-            self._storage = open_storage(self.config.state.path, self.config.tz)
+            self._storage = open_storage(
+                self.config.state.location, self.config.tz, upgrade=self._upgrade
+            )
         return self._storage
 
     @property
@@ -185,15 +202,67 @@ class Feeder:
         return self.taxonomy.tags
 
     @contextmanager
-    def locked(self, role: str) -> Iterator[None]:
-        """Hold the state lock for a job that writes the state or the output folder.
+    def locked(self, role: str, wait: float | None = None) -> Iterator[None]:
+        """Hold the state lock for a job that writes the state or the output folder, waiting
+        up to `wait` seconds (default: the Feeder's lock_wait) for another holder.
+
+        On one machine it is a file lock beside the state file. On a shared state several
+        hosts coordinate in the database itself: an advisory lock there.
 
         The holder is the only writer, so a temporary file in the output folder can only be
         what a killed writer left: it is removed at once.
         """
-        with hold_lock(self.config.lock_path, role, wait=self._lock_wait):
+        wait = self._lock_wait if wait is None else wait
+        if self.storage.shared:
+            with self.storage.exclusive("jobs", wait):
+                remove_temp_files(self.config.output.dir)
+                yield
+            return
+        with hold_lock(self.config.lock_path, role, wait=wait):
             remove_temp_files(self.config.output.dir)
             yield
+
+    @contextmanager
+    def sending(self) -> Iterator[None]:
+        """What a send holds. On one machine, the job lock; on a shared state nothing: the
+        daemons claim disjoint batches of recipients in the ledger and send side by side."""
+        if self.storage.shared:
+            yield
+            return
+        with self.locked("newsletter send"):
+            yield
+
+    @contextmanager
+    def single_instance(self) -> Iterator[None]:
+        """Held by a daemon for its life. One daemon per state file; on a shared state,
+        several daemons (on several hosts) are the point, so nothing is held."""
+        if self.storage.shared:
+            yield
+            return
+        with hold_lock(self.config.daemon_lock_path, "daemon"):
+            yield
+
+    def migrate(self) -> tuple[int, int]:
+        """Upgrade the state's schema to this feeder's: (the version before, after)."""
+        self.close()
+        return migrate_storage(self.config.state.location, self.config.tz)
+
+    def copy_state(self, target: str) -> list[Copied]:
+        """Copy the whole state into an empty one at `target` (a SQLite file or a
+        postgresql:// URL), checking each table's count. The jobs are held off meanwhile."""
+        if is_url(target):
+            parts = urlsplit(target)
+            if parts.password is not None:
+                raise ConfigError(
+                    "--to must not hold a password: give it in $PGPASSWORD or ~/.pgpass"
+                )
+            where: Path | str = target
+        else:
+            where = Path(target).resolve()
+        if str(where) == str(self.config.state.location):
+            raise StateError(f"{target}: that is the state being copied; name another")
+        with self.locked("state copy"):
+            return copy_storage(self.storage, where, self.config.tz)
 
     # -- Polling and publishing ------------------------------------------------------------
 
@@ -203,6 +272,7 @@ class Feeder:
         force: bool = False,
         warn: Warn = _ignore,
         progress: Callable[[int], None] | None = None,
+        wait: float | None = None,
     ) -> PollResult:
         """Bring the state and the outputs up to date with the corpus, in one transaction.
 
@@ -211,7 +281,7 @@ class Feeder:
         """
         started, outcome, error = time.monotonic(), PollOutcome.FAILED, None
         try:
-            with self.locked("poll"):
+            with self.locked("poll", wait):
                 result = self._poll(force, warn, progress)
             outcome = PollOutcome.READ if result.read else PollOutcome.UNCHANGED
             self._announce(result.written, warn)
@@ -349,7 +419,7 @@ class Feeder:
 
     def build(self) -> list[Path]:
         """Rebuild the feeds, OPML and index page from the state, without polling."""
-        if not self.config.state.path.exists():
+        if not self.config.state.url and not self.config.state.path.exists():
             raise StateError(f"{self.config.state.path}: no state yet (run `feeder poll` first)")
         with self.locked("build"), self.storage.transaction():
             # One transaction: every file is built from the same snapshot of the state.
@@ -383,7 +453,7 @@ class Feeder:
         signer = self.dkim_signer()  # a key that cannot sign fails here, before any freezing
         now = self.now()
         key = week or last_full_week(now, self.config.tz)
-        with self.locked("newsletter send"):
+        with self.sending():
             report = send_issue(
                 self.storage,
                 self.config,
@@ -428,7 +498,7 @@ class Feeder:
         """
         config = self.config
         trigger = cron_trigger(config.schedule.newsletter_cron, config.tz)
-        with self.locked("newsletter send"):
+        with self.sending():
             storage = self.storage
             week = due_week(self.now(), trigger, config.tz, storage.issue_done)
             if week is None:
@@ -591,7 +661,7 @@ class Feeder:
         return Status(
             config_file=str(config.file) if config.file else None,
             corpus=str(config.corpus.path),
-            state=str(config.state.path),
+            state=str(self.storage.location),
             articles=storage.count_articles(),
             per_tag=per_tag,
             last_poll=last,

@@ -210,6 +210,68 @@ def build(ctx: Context) -> None:
         click.echo("up to date")
 
 
+@main.group()
+def state() -> None:
+    """Upgrade the state's schema, or move the state to another engine.
+
+    \b
+    Examples:
+      feeder state migrate
+      feeder state copy --to postgresql://feeder@db.example.org:5432/feeder
+    """
+
+
+@state.command("migrate")
+@pass_ctx
+@reports_errors
+def state_migrate(ctx: Context) -> None:
+    """Upgrade the state's schema to this feeder's version.
+
+    A PostgreSQL state is only ever upgraded this way (a new, empty database gets the whole
+    schema); the daemon and `serve` refuse an out-of-date state on either engine. Other
+    commands still upgrade a SQLite file in place as they open it.
+
+    \b
+    Example:
+      feeder state migrate
+    """
+    with ctx.feeder() as feeder:
+        before, after = feeder.migrate()
+    where = ctx.config.state.location
+    if before == after:
+        click.echo(f"{where}: schema version {after}, up to date")
+    else:
+        click.echo(f"{where}: schema version {before} → {after}")
+
+
+@state.command("copy")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    help="An empty state: a postgresql://user@host:5432/db URL, or a SQLite file (new or empty).",
+)
+@pass_ctx
+@reports_errors
+def state_copy(ctx: Context, target: str) -> None:
+    """Copy every table of the state into an empty state on either engine.
+
+    Articles, tags, polls, meta, subscribers and the whole newsletter ledger, in one
+    transaction; prints each table's row count and checks it against the source. The
+    password of a PostgreSQL target comes from $PGPASSWORD or ~/.pgpass.
+
+    \b
+    Examples:
+      feeder state copy --to postgresql://feeder@db.example.org:5432/feeder
+      feeder state copy --to data/back.db
+    """
+    with ctx.feeder() as feeder:
+        copied = feeder.copy_state(target)
+    for table in copied:
+        click.echo(f"{table.table}\t{table.target}")
+    click.echo(f"copied {sum(t.target for t in copied)} rows into {target}; counts checked")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -219,9 +281,16 @@ def build(ctx: Context) -> None:
     type=click.IntRange(0, 65535),
     help="Port to listen on; 0 picks a free one.",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the port; each opens its own connections to the state.",
+)
 @pass_ctx
 @reports_errors
-def serve(ctx: Context, host: str, port: int) -> None:
+def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     """Serve the feeds, the archive and the subscriber pages over HTTP.
 
     Serves the output folder (ETag, Last-Modified, 304 Not Modified) and the pages where
@@ -232,11 +301,11 @@ def serve(ctx: Context, host: str, port: int) -> None:
     \b
     Example:
       feeder serve
-      feeder serve --host 0.0.0.0 --port 8080
+      feeder serve --host 0.0.0.0 --port 8080 --workers 4
     """
     config = ctx.config
     log_to_stderr("info")
-    serve_pages(config, host, port)
+    serve_pages(config, host, port, workers)
 
 
 @main.command()

@@ -41,6 +41,14 @@ class CorpusSection:
 @dataclass(frozen=True)
 class StateSection:
     path: Path = Path("data/state.db")  # the SQLite state file
+    # Instead of `path`: a PostgreSQL database several hosts share, postgresql://user@host/db;
+    # its password comes from $PGPASSWORD or ~/.pgpass, never from this file.
+    url: str = ""
+
+    @property
+    def location(self) -> Path | str:
+        """Where the state is: the database URL if one is given, else the SQLite file."""
+        return self.url or self.path
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,9 @@ class SmtpSection:
     timeout: float = 30.0  # a float default, so that a fraction such as 0.5 is accepted
     max_per_second: float = 5.0
     connections: int = 4  # SMTP sessions a send runs in parallel
+    # How long a claimed batch stays its run's: after that (its daemon died, say) another
+    # daemon sharing the state may take over the rows it never started.
+    claim_seconds: int = 600
 
 
 @dataclass(frozen=True)
@@ -206,7 +217,27 @@ def _build(raw: dict[str, Any], file: Path | None, base_dir: Path) -> Config:
         sections["output"] = replace(output, base_url=output.base_url + "/")
     config = Config(file=file, feeds=_feeds(raw.get(FEEDS, []), where), **sections)
     _check_values(config, where)
+    _check_state(raw.get("state", {}), config.state, where)
     return config
+
+
+def _check_state(table: dict[str, Any], state: StateSection, where: str) -> None:
+    """Exactly one of state.path and state.url; a URL is PostgreSQL's, without a password."""
+    if not state.url:
+        return
+    if "path" in table:
+        raise ConfigError(f"{where}give state.path (SQLite) or state.url (PostgreSQL), not both")
+    try:
+        parts = urlsplit(state.url)
+        parts.port  # noqa: B018  a bad port raises here
+    except ValueError:
+        raise ConfigError(f"{where}state.url is not a valid URL") from None
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+        raise ConfigError(f"{where}state.url must be a postgresql://user@host:5432/dbname URL")
+    if parts.password is not None:
+        raise ConfigError(
+            f"{where}state.url must not hold a password: give it in $PGPASSWORD or ~/.pgpass"
+        )
 
 
 def _section(cls: type, name: str, table: dict[str, Any], base_dir: Path, where: str) -> Any:
@@ -261,6 +292,7 @@ RANGES: dict[tuple[str, str], tuple[float, float]] = {
     ("smtp", "timeout"): (0.1, 3_600),
     ("smtp", "max_per_second"): (0.01, 100_000),
     ("smtp", "connections"): (1, 64),
+    ("smtp", "claim_seconds"): (1, 7 * 86_400),
 }
 # Keys holding a URL, and the schemes each may use.
 URL_SCHEMES: dict[tuple[str, str], tuple[str, ...]] = {

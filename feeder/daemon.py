@@ -21,8 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .app import open_feeder
 from .config import Config
-from .errors import FeederError, LoginRefused
-from .lock import hold_lock
+from .errors import FeederError, LockedError, LoginRefused
 from .newsletter.smtp import PASSWORD_ENV
 from .schedule import cron_trigger
 
@@ -41,8 +40,12 @@ class Daemon:
 
     def poll(self) -> None:
         try:
-            with open_feeder(self.config, clock=self.clock) as feeder:
-                result = feeder.poll(warn=log.warning)
+            with open_feeder(self.config, clock=self.clock, upgrade=False) as feeder:
+                # Never wait: another process polling now (a second daemon sharing the
+                # state, or a `feeder poll`) is doing this turn's work.
+                result = feeder.poll(warn=log.warning, wait=0)
+        except LockedError as exc:
+            log.info("poll skipped, another process is at it: %s", exc)
         except FeederError as exc:
             log.error("poll failed: %s", exc)
         else:
@@ -54,7 +57,7 @@ class Daemon:
         if self.stopping.is_set() or self.login_refused:
             return
         try:
-            with open_feeder(self.config, clock=self.clock) as feeder:
+            with open_feeder(self.config, clock=self.clock, upgrade=False) as feeder:
                 due = feeder.send_due(stop=self.stopping)
         except LoginRefused as exc:
             # The same credentials would be refused on every tick, and a run of failed logins
@@ -84,10 +87,15 @@ def run_daemon(config: Config, clock: Callable[[], datetime] | None = None) -> N
     """Run in the foreground until SIGTERM or SIGINT; both finish the current job, then return."""
     clock = clock or (lambda: datetime.now(UTC))
     trigger = cron_trigger(config.schedule.newsletter_cron, config.tz)
-    # A login that can never work fails at start-up, not in a log line at the weekly slot.
-    open_feeder(config).check_mail_settings()
-    # One daemon per state; its jobs take the state lock one at a time, like any command.
-    with hold_lock(config.daemon_lock_path, "daemon"):
+    # A login that can never work fails at start-up, not in a log line at the weekly slot;
+    # so does a state whose schema is out of date (one line: run `feeder state migrate`).
+    starter = open_feeder(config, upgrade=False)
+    starter.check_mail_settings()
+    starter.storage  # noqa: B018  opened here to check the schema
+    # One daemon per state file; its jobs take the state lock one at a time, like any
+    # command. On a shared state several daemons run, and the database coordinates them.
+    with starter.single_instance():
+        starter.close()
         daemon = Daemon(config, clock)
         worker = ThreadPoolExecutor(max_workers=1)
         scheduler = BlockingScheduler(
@@ -112,8 +120,10 @@ def run_daemon(config: Config, clock: Callable[[], datetime] | None = None) -> N
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         log.info(
-            "daemon started (pid lock %s): poll every %ss, newsletter at %r (%s)",
-            config.daemon_lock_path,
+            "daemon started (%s): poll every %ss, newsletter at %r (%s)",
+            f"state {config.state.url}"
+            if config.state.url
+            else f"pid lock {config.daemon_lock_path}",
             config.schedule.poll_seconds,
             config.schedule.newsletter_cron,
             config.schedule.timezone,

@@ -25,6 +25,9 @@ max_year = 2100                    # … and so is one dated after this year
 
 [state]
 path = "data/state.db"             # SQLite state (articles, tags, subscribers, delivery ledger)
+# Or, instead of path (remove it), a PostgreSQL database several hosts share, such as
+# "postgresql://feeder@db.example.org:5432/feeder"; its password comes from $PGPASSWORD.
+url = ""
 
 [output]
 dir = "out"                        # feeds, index.html, feeds.opml, newsletter previews
@@ -54,6 +57,7 @@ username = ""                      # the password only from the environment: FEE
 timeout = 30                       # seconds
 max_per_second = 5
 connections = 4                    # SMTP sessions a send runs in parallel
+claim_seconds = 600                # PostgreSQL: then a dead daemon's batch is taken over
 
 [dkim]
 # Sign every message (DKIM): set all three, or leave all three empty to send unsigned mail.

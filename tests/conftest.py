@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 from hypothesis import settings
 
@@ -33,6 +35,8 @@ from feeder.web.app import create_app, listen, serve_in_thread, url_of
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+pytest_plugins = ["tests.pg"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CORPUS = ROOT / "data" / "corpus.json"
@@ -104,8 +108,9 @@ class Site:
         return self.root / "out"
 
     @property
-    def state(self) -> Path:
-        return self.root / "data" / "state.db"
+    def state(self) -> Path | str:
+        """Where its state is: data/state.db, or its PostgreSQL database's URL."""
+        return self.config.state.location
 
     def write_corpus(self, records: Sequence[Any]) -> None:
         self.corpus.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
@@ -116,8 +121,11 @@ class Site:
 
 
 @pytest.fixture
-def make_site(tmp_path: Path) -> Callable[..., Site]:
+def make_site(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Callable[..., Site]:
     """Build a site: `make_site(records)`; `extra` is appended to its feeder.toml."""
+
+    # On PostgreSQL the site's [state] names the test's database; on SQLite the default file.
+    pg_state = "" if backend == "sqlite" else state_toml(request.getfixturevalue("pg_state"))
 
     def make(records: Sequence[Any] | None = None, extra: str = "") -> Site:
         (tmp_path / "data").mkdir(exist_ok=True)
@@ -128,7 +136,7 @@ def make_site(tmp_path: Path) -> Callable[..., Site]:
             '[corpus]\npath = "data/corpus.json"\n'
             '[taxonomy]\npath = "data/taxonomy.toml"\n'
             '[newsletter]\ntemplates = "templates"\n'
-            '[output]\nbase_url = "http://127.0.0.1:8000/"\n' + extra,
+            '[output]\nbase_url = "http://127.0.0.1:8000/"\n' + extra + pg_state,
             encoding="utf-8",
         )
         site = Site(tmp_path, config_path, tmp_path / "data" / "corpus.json")
@@ -142,6 +150,63 @@ def make_site(tmp_path: Path) -> Callable[..., Site]:
 def site(make_site: Callable[..., Site]) -> Site:
     """A site with the bundled 54-article corpus."""
     return make_site()
+
+
+# -- Where the state lives: SQLite by default, both engines where a module asks -----------
+
+
+@pytest.fixture
+def backend() -> str:
+    """The state's engine for a test: "sqlite", unless its module overrides this fixture
+    with `both_backends` (then it runs once on each)."""
+    return "sqlite"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def both_backends(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def state_location(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """The test's state: a SQLite file under tmp_path, or a new PostgreSQL database at the
+    current schema (from the session's throwaway cluster, dropped after the test)."""
+    if backend == "sqlite":
+        return tmp_path / "state" / "state.db"
+    return str(request.getfixturevalue("pg_state"))
+
+
+def dump_tables(location: Path | str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of a state, on either engine, by table: {name: rows}, each
+    row as (column, value) pairs sorted by column, rows in a fixed order, so that both
+    engines' rows compare equal."""
+    if isinstance(location, Path):
+        db = sqlite3.connect(location)
+        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        query = db.execute
+    else:
+        pg = psycopg.connect(location, autocommit=True)
+        names = [
+            r[0]
+            for r in pg.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            )
+        ]
+        query = pg.execute  # type: ignore[assignment]
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    for name in sorted(set(names) - {"schema_version"}):
+        cursor = query(f"SELECT * FROM {name}")
+        columns = [c[0] for c in cursor.description]
+        rows = [tuple(sorted(zip(columns, row, strict=True))) for row in cursor]
+        tables[name] = sorted(rows, key=repr)
+    (db if isinstance(location, Path) else pg).close()
+    return tables
+
+
+def state_toml(location: Path | str) -> str:
+    """The [state] section naming `location`."""
+    key = "path" if isinstance(location, Path) else "url"
+    return f'[state]\n{key} = "{location}"\n'
 
 
 # -- Feeds: hand-made articles in a real Store, published, served on 127.0.0.1 -----------
@@ -264,19 +329,19 @@ class FeedState:
             return publish(self.store, FEED_TAGS, self.config)
 
 
-def open_feed_state(root: Path, base_url: str, extra: str = "") -> FeedState:
+def open_feed_state(
+    root: Path, base_url: str, extra: str = "", state: Path | str = Path("state/state.db")
+) -> FeedState:
     config = parse_config(
-        f'[output]\ndir = "out"\nbase_url = "{base_url}"\n{extra}'
-        '[state]\npath = "state/state.db"\n',
-        root,
+        f'[output]\ndir = "out"\nbase_url = "{base_url}"\n{extra}' + state_toml(state), root
     )
     return FeedState(config, open_feeder(config))
 
 
 @pytest.fixture
-def feed_state(tmp_path: Path) -> Iterator[FeedState]:
+def feed_state(tmp_path: Path, state_location: Path | str) -> Iterator[FeedState]:
     """An empty state publishing under http://127.0.0.1:8000/ (nothing is served)."""
-    state = open_feed_state(tmp_path, "http://127.0.0.1:8000/")
+    state = open_feed_state(tmp_path, "http://127.0.0.1:8000/", state=state_location)
     yield state
     state.feeder.close()
 
@@ -307,7 +372,7 @@ class ListHandler(logging.Handler):
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+def served(tmp_path: Path, state_location: Path | str) -> Iterator[Served]:
     """A state whose base_url is a running feeder server (on a free port)."""
     (tmp_path / "out").mkdir()
     log: list[str] = []
@@ -317,7 +382,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     logger.setLevel(logging.INFO)
     try:
         with listen("127.0.0.1", 0) as sock:
-            state = open_feed_state(tmp_path, url_of(sock))
+            state = open_feed_state(tmp_path, url_of(sock), state=state_location)
             with serve_in_thread(create_app(state.config), sock) as url:
                 yield Served(state, url, log)
             state.feeder.close()
@@ -370,12 +435,12 @@ class NewsState:
 
 
 @pytest.fixture
-def news(tmp_path: Path) -> Iterator[NewsState]:
+def news(tmp_path: Path, state_location: Path | str) -> Iterator[NewsState]:
     """The 54 seed articles (22 in 2026-W05), first seen at NEWS_POLL; no subscribers."""
     config = parse_config(
         '[output]\ndir = "out"\nbase_url = "https://feeds.example.org/shkj/"\n'
-        '[state]\npath = "state/state.db"\n'
-        f'[newsletter]\ntemplates = "{ROOT / "feeder" / "templates"}"\n'
+        + state_toml(state_location)
+        + f'[newsletter]\ntemplates = "{ROOT / "feeder" / "templates"}"\n'
         '[smtp]\nhost = "127.0.0.1"\nmax_per_second = 1000\ntimeout = 5\n',
         tmp_path,
     )

@@ -114,7 +114,10 @@ def test_every_import_is_at_module_level() -> None:
 EDGES = {
     "feedgen": {"feeder.publish.feeds"},
     "jinja2": {"feeder.templating"},
-    "sqlite3": {f"feeder.storage.{m}" for m in ("base", "schema")},
+    "sqlite3": {f"feeder.storage.{m}" for m in ("base", "schema", "engine")},
+    # PostgreSQL's driver: the engine adapter, and nothing else.
+    "psycopg": {"feeder.storage.engine"},
+    "psycopg_pool": {"feeder.storage.engine"},
     "smtplib": {"feeder.newsletter.smtp"},
     "apscheduler": {"feeder.daemon", "feeder.schedule"},  # schedule: only its cron parser
     "ijson": set(),  # its C backend crashes the process on hostile input: never used

@@ -23,6 +23,13 @@ from feeder.storage import open_storage
 from .conftest import Site, record, seed_records
 from .test_mailer import NON_ASCII_PASSWORD, auth_mailbox
 
+
+@pytest.fixture
+def backend(both_backends: str) -> str:
+    """Every test here that opens a state runs on SQLite and on PostgreSQL."""
+    return both_backends
+
+
 TZ = ZoneInfo("Asia/Shanghai")
 MONDAY_8 = cron_trigger("0 8 * * mon", TZ)
 
@@ -105,6 +112,7 @@ def daemon_site(make_site: Callable[..., Site]) -> Iterator[Site]:
     yield make_site(extra="[schedule]\npoll_seconds = 1\n")
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # on PostgreSQL a second daemon is welcome
 def test_daemon_polls_refuses_a_second_and_stops_on_sigterm(daemon_site: Site) -> None:
     site = daemon_site
     all_atom = site.out / "feeds" / "all.atom"

@@ -55,7 +55,14 @@ from feeder.schedule import week_bounds
 from feeder.storage import open_storage
 from feeder.storage.ledger import GONE
 
-from .conftest import NEWS_POLL, NewsState
+from .conftest import NEWS_POLL, NewsState, state_toml
+
+
+@pytest.fixture
+def backend(both_backends: str) -> str:
+    """Every test here that opens a state runs on SQLite and on PostgreSQL."""
+    return both_backends
+
 
 W05 = "2026-W05"
 W05_SUBJECT = "上海科技周报 · 2026年第5周（1月26日–2月1日）"
@@ -219,7 +226,7 @@ def test_import_reports_bad_lines_by_number_and_keeps_the_good_ones(
 
 def test_cli_manages_subscribers(news: NewsState, tmp_path: Path) -> None:
     config_file = tmp_path / "feeder.toml"
-    config_file.write_text(f'[state]\npath = "{news.config.state.path}"\n', encoding="utf-8")
+    config_file.write_text(state_toml(news.config.state.location), encoding="utf-8")
     news.store.close()  # the CLI opens the state file itself
 
     def run(*args: str) -> Any:
@@ -240,7 +247,7 @@ def test_cli_manages_subscribers(news: NewsState, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert '"email": "Ann@example.org"' in result.output and "bo@" not in result.output
 
-    with open_storage(news.config.state.path, news.config.tz) as store:
+    with open_storage(news.config.state.location, news.config.tz) as store:
         assert [(s.email, s.name) for s in store.subscribers()] == [("Ann@example.org", "安妮")]
 
 
@@ -628,6 +635,7 @@ def test_only_pending_rows_are_claimed_and_a_departed_recipient_is_cancelled(
     with store.transaction():
         claimed, last = store.claim_batch(W05, 10, AFTER_W06)
     assert [row.email for row in claimed] == [bo]  # ann's row was not pending, cy left
+    assert store.start_delivery(W05, bo, AFTER_W06)  # its message about to go
     after = {row.email: row for row in store.deliveries(W05)}
     assert after[ann] == before  # status, attempts, time and detail untouched
     assert (after[bo].status, after[bo].attempts) == (DeliveryStatus.SENDING, 1)
@@ -852,6 +860,7 @@ def test_a_server_without_a_login_feeder_can_use_is_named(
 
 
 @pytest.mark.parametrize("tls_mailbox", ["starttls"], indirect=True)
+@pytest.mark.parametrize("backend", ["sqlite"])  # reads the SQLite file itself
 def test_a_wrong_password_stops_the_run_without_failing_anyone(
     news: NewsState, tls_mailbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -915,8 +924,7 @@ def write_config(
     root = Path(__file__).resolve().parent.parent
     path = tmp_path / "feeder.toml"
     path.write_text(
-        f'[state]\npath = "{news.config.state.path}"\n'
-        f'[output]\ndir = "{news.config.output.dir}"\n'
+        state_toml(news.config.state.location) + f'[output]\ndir = "{news.config.output.dir}"\n'
         f'[newsletter]\ntemplates = "{news.config.newsletter.templates}"\n'
         f'[taxonomy]\npath = "{root / "feeder" / "taxonomy.toml"}"\n'
         f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nmax_per_second = {per_second}\n'
@@ -949,7 +957,7 @@ def test_cli_send_exit_status_says_whether_everyone_got_it(
     assert len(errors) == 1 and "bo@example.org" in errors[0] and "550" in errors[0]
     assert recipients_of(handler.messages) == Counter(["ann@example.org"])
 
-    with open_storage(news.config.state.path, news.config.tz) as store:
+    with open_storage(news.config.state.location, news.config.tz) as store:
         assert store.issue_status(W05) == "partial"
         assert "550 5.1.1" in (store.bounce_of("bo@example.org") or "")
         with store.transaction():

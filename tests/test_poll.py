@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import pty
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -21,7 +20,14 @@ from feeder.ingest.plan import corpus_unchanged, decide
 from feeder.model import Change, PollRecord
 from feeder.storage import open_storage
 
-from .conftest import Site, record, run_poll, seed_records
+from .conftest import Site, dump_tables, record, run_poll, seed_records
+
+
+@pytest.fixture
+def backend(both_backends: str) -> str:
+    """Every test here that opens a state runs on SQLite and on PostgreSQL."""
+    return both_backends
+
 
 NOW = datetime(2026, 2, 6, 8, 0, tzinfo=UTC)
 
@@ -34,11 +40,8 @@ def poll(site: Site, *args: str) -> tuple[int, str, str]:
 def dump(site: Site) -> list[tuple[object, ...]]:
     """Every row of every table, to compare whole states; but the note of the last poll
     attempt, which a failed poll writes on purpose (for /metrics), after rolling back."""
-    db = sqlite3.connect(site.state)
-    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    rows = [(t, *row) for t in sorted(tables) for row in db.execute(f"SELECT * FROM {t}")]
-    db.close()
-    return sorted((r for r in rows if r[:2] != ("meta", POLL_KEY)), key=repr)
+    rows = [(t, *row) for t, table in dump_tables(site.state).items() for row in table]
+    return sorted((r for r in rows if r[:2] != ("meta", ("key", POLL_KEY))), key=repr)
 
 
 def outputs(site: Site) -> dict[str, bytes]:

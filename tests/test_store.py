@@ -1,8 +1,9 @@
-"""The SQLite state: schema versions, articles, tags, entries, transactions."""
+"""The state on both engines: schema versions, articles, tags, entries, transactions."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ import pytest
 from feeder.errors import StateError
 from feeder.model import Article, Classification, WriteMode
 from feeder.storage import Storage, article_row, open_storage
+from feeder.storage.copy import TABLES
 from feeder.storage.schema import SCHEMA_VERSION
 
 from .conftest import fixture_digest, store_articles
@@ -32,8 +34,14 @@ def article(ident: str, day: int = 5, content: str = "正文") -> Article:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Storage:
-    return open_storage(tmp_path / "state.db", TZ)
+def backend(both_backends: str) -> str:
+    return both_backends
+
+
+@pytest.fixture
+def store(state_location: Path | str) -> Iterator[Storage]:
+    with open_storage(state_location, TZ) as storage:
+        yield storage
 
 
 def put(store: Storage, a: Article, tags: tuple[str, ...] = (), edited: bool = False) -> None:
@@ -46,6 +54,14 @@ def test_new_file_gets_the_current_schema_version(tmp_path: Path) -> None:
     open_storage(tmp_path / "sub" / "state.db", TZ).close()
     db = sqlite3.connect(tmp_path / "sub" / "state.db")
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_state_copy_knows_every_table_of_the_schema(tmp_path: Path) -> None:
+    # A table added by a migration but not listed for `state copy` would be left behind.
+    open_storage(tmp_path / "state.db", TZ).close()
+    db = sqlite3.connect(tmp_path / "state.db")
+    names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert names == {table for table, _ in TABLES}
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -24,8 +24,15 @@ from feeder.storage import open_storage
 from feeder.storage.schema import MIGRATIONS
 from feeder.tokens import Purpose
 
-from .conftest import NEWS_POLL, NewsState
+from .conftest import NEWS_POLL, NewsState, state_toml
 from .test_mailer import W05, Handler, config_for, send, server
+
+
+@pytest.fixture
+def backend(both_backends: str) -> str:
+    """Every test here that opens a state runs on SQLite and on PostgreSQL."""
+    return both_backends
+
 
 __all__ = ["server"]  # the fixture, imported for these tests
 
@@ -52,6 +59,7 @@ def token_of(url: str) -> str:
 # -- Editions: each reader gets their sections --------------------------------------------
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # reads the SQLite file itself
 def test_each_reader_gets_the_sections_they_chose_rendered_once_per_choice(
     news: NewsState, server: tuple[Handler, int]
 ) -> None:
@@ -125,6 +133,7 @@ def test_every_copy_carries_its_readers_own_links_and_one_click_headers(
 # -- Signed links -----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # reads the SQLite file itself
 def test_tampered_and_foreign_links_open_nothing(news: NewsState) -> None:
     news.subscribe(ANN)
     (ann,) = news.store.subscribers()
@@ -281,6 +290,7 @@ def test_preferences_change_sections_and_bring_back_a_reader_who_left(news: News
 # -- Erasure and the operator's CLI ---------------------------------------------------------
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # reads the SQLite file itself
 def test_forget_erases_the_address_its_history_and_its_links(
     news: NewsState, server: tuple[Handler, int]
 ) -> None:
@@ -301,7 +311,7 @@ def test_forget_erases_the_address_its_history_and_its_links(
 
 def test_cli_add_with_tags_list_json_import_csv_and_forget(news: NewsState, tmp_path: Path) -> None:
     config_file = tmp_path / "feeder.toml"
-    config_file.write_text(f'[state]\npath = "{news.config.state.path}"\n', encoding="utf-8")
+    config_file.write_text(state_toml(news.config.state.location), encoding="utf-8")
     news.feeder.close()
 
     def run(*args: str) -> Any:
@@ -339,6 +349,7 @@ def test_cli_add_with_tags_list_json_import_csv_and_forget(news: NewsState, tmp_
 # -- A state from before subscribers chose sections ----------------------------------------
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # reads the SQLite file itself
 def test_a_version_4_state_upgrades_and_resumes_its_frozen_issue(
     news: NewsState, tmp_path: Path, server: tuple[Handler, int]
 ) -> None:

@@ -39,6 +39,8 @@ from feeder.web.guard import (
 )
 from feeder.web.pages import HONEYPOT, SIGNUPS_PER_CLIENT
 
+from .conftest import state_toml
+
 START = datetime(2026, 2, 10, 2, 0, tzinfo=UTC)
 ONE_CLICK = b"List-Unsubscribe=One-Click"
 CHECK_INBOX = "请查收确认邮件"
@@ -200,9 +202,12 @@ def token_of(reply: Reply) -> str:
     return value
 
 
-@pytest.fixture(scope="module")
-def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def web(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Web]:
+    """The subscriber pages served over a state on each engine in turn."""
     root = tmp_path_factory.mktemp("web")
+    cluster = request.getfixturevalue("pg_cluster") if request.param == "postgresql" else None
+    location: Path | str = root / "state" / "state.db" if cluster is None else cluster.migrated()
     (root / "out").mkdir()
     (root / "out" / "index.html").write_text("<p>首页</p>", encoding="utf-8")
     inbox = Inbox()
@@ -212,8 +217,8 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     sock = listen("127.0.0.1", 0)
     config = parse_config(
         f'[output]\ndir = "out"\nbase_url = "{url_of(sock)}"\n'
-        '[state]\npath = "state/state.db"\n'
-        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\ntimeout = 5\n',
+        + state_toml(location)
+        + f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\ntimeout = 5\n',
         root,
     )
     clock = Clock()
@@ -221,6 +226,8 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
         yield Web(url, config, clock, inbox)
     controller.stop()
     sock.close()
+    if cluster is not None:
+        cluster.drop(str(location))
 
 
 @pytest.fixture
@@ -586,8 +593,8 @@ def test_a_mail_server_that_is_down_gets_503(web: Web, tmp_path: Path) -> None:
     # The same state and output, mailing to a port where nothing listens.
     config = parse_config(
         f'[output]\ndir = "{web.config.output.dir}"\nbase_url = "{web.url}"\n'
-        f'[state]\npath = "{web.config.state.path}"\n'
-        f'[smtp]\nhost = "127.0.0.1"\nport = {portpicker.pick_unused_port()}\ntimeout = 5\n',
+        + state_toml(web.config.state.location)
+        + f'[smtp]\nhost = "127.0.0.1"\nport = {portpicker.pick_unused_port()}\ntimeout = 5\n',
         tmp_path,
     )
     with listen("127.0.0.1", 0) as sock, serve_in_thread(create_app(config), sock) as url:
@@ -606,8 +613,8 @@ def test_an_unexpected_error_is_a_plain_500_page(
     (templates / "subscribe.html.j2").write_text("{% if %}", encoding="utf-8")
     config = parse_config(
         f'[output]\ndir = "{web.config.output.dir}"\nbase_url = "{web.url}"\n'
-        f'[state]\npath = "{web.config.state.path}"\n'
-        f'[newsletter]\ntemplates = "{tmp_path / "templates"}"\n',
+        + state_toml(web.config.state.location)
+        + f'[newsletter]\ntemplates = "{tmp_path / "templates"}"\n',
         tmp_path,
     )
     with listen("127.0.0.1", 0) as sock, serve_in_thread(create_app(config), sock) as url:

@@ -10,6 +10,10 @@ settlements few at a high one.
 
 Just before each message the connection asks the state whether its recipient is still
 active: an unsubscribe counts from the next message on, not from the next batch.
+
+On a shared state (PostgreSQL, several daemons) a claim is a lease instead, and each row
+moves to 'sending' just before its message (storage/postgres.py): a dead daemon's rows not
+yet tried are claimed again by another once the lease expires.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ..config import Config
 from ..model import Delivery, DeliveryStatus, IssueRecord
@@ -37,6 +41,7 @@ from .smtp import (
 
 MAX_BATCH = 50  # rows a connection claims at once, at the highest rates
 SOFT_LIMIT = 3  # consecutive issues with soft failures that make an address bounced
+LEASE_POLL = 1.0  # seconds between looks at another daemon's claimed rows
 
 Outcome = tuple[str, DeliveryStatus, str | None]  # (address, where its row goes, why)
 
@@ -96,6 +101,8 @@ class Dispatch:
         smtp = config.smtp
         self._pacer = Pacer(smtp.max_per_second, sleep)
         self._batch = batch_size(smtp.max_per_second, smtp.connections)
+        # On a shared state, another daemon may take over a batch claimed this long ago.
+        self._lease = timedelta(seconds=smtp.claim_seconds)
         self._from = sender(config).addr_spec
         self.result = Result()
         self._cursor = 0  # the seq of the last row this run looked at
@@ -149,13 +156,22 @@ class Dispatch:
                     # Forwards from where the last claim of this run stopped: a row put back
                     # to pending after a transient failure waits for the next run.
                     before = self._cursor
+                    now = _utcnow()
                     batch, self._cursor = storage.claim_batch(
-                        self._record.key, self._batch, _utcnow(), after=before
+                        self._record.key, self._batch, now, after=before, expired=now - self._lease
                     )
                 if not batch:
-                    if self._cursor == before:
+                    if self._cursor != before:
+                        continue  # every row looked at was cancelled: claim the next ones
+                    if not storage.leased_elsewhere(self._record.key):
                         return  # nothing pending is left for this run
-                    continue  # every row looked at was cancelled: claim the next ones
+                    # Another daemon sharing the state holds rows it has not tried yet:
+                    # wait, and claim from the start again, so that if it died its rows
+                    # are taken over once its claim expires and the issue still ends here.
+                    if self._stop.wait(LEASE_POLL):
+                        return
+                    with self._claiming:
+                        self._cursor = 0
                 if len(batch) == self._batch:
                     self._start()  # there may be more: another connection can share it
                 self._mail(batch, storage, copies, session)
@@ -181,6 +197,8 @@ class Dispatch:
                     outcomes.append((row.email, DeliveryStatus.CANCELLED, GONE))
                     continue
                 data = copies.message_bytes(row)
+                if not storage.start_delivery(key, row.email, _utcnow()):
+                    continue  # another run took it over when this run's claim expired
                 in_flight = row
                 failure = deliver(
                     session, self._pacer, self._from, row.email, data, smtp, self._sleep

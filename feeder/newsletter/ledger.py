@@ -23,7 +23,7 @@ from ..config import Config
 from ..errors import LoginRefused, MailError
 from ..model import Delivery, DeliveryStatus, IssueStatus, Tag
 from ..schedule import week_bounds
-from ..storage import Storage, open_storage
+from ..storage import Storage
 from .copies import Signer
 from .dispatch import Dispatch
 from .issue import Issue
@@ -173,7 +173,7 @@ def send_issue(
             storage.retry_in_doubt(week, _utcnow())
     factory = smtp_factory or (lambda: connect(config.smtp, smtp_password()))
     dispatch = Dispatch(
-        connect_state or (lambda: open_storage(storage.path, config.tz)),
+        connect_state or storage.another,
         config,
         record,
         secret,

@@ -1,8 +1,9 @@
 """The state: articles, polls, subscribers and the newsletter ledger, behind one interface.
 
-`Storage` is what every layer above this package talks to; `open_storage` picks the backend.
-SQLite (one file, embedded) is the only backend so far; another one implements the same
-Protocol and nothing above this package changes.
+`Storage` is what every layer above this package talks to; `open_storage` picks the backend
+from where the state is: a SQLite file (one machine, embedded: the default) or a PostgreSQL
+URL (a server several hosts share). Both implement the same Protocol with the same schema,
+and nothing above this package knows which one runs.
 """
 
 from __future__ import annotations
@@ -30,17 +31,44 @@ from ..model import (
     WriteMode,
 )
 from .articles import article_row
+from .copy import Copied, copy_state
+from .postgres import PostgresStorage, is_url, safe_url
+from .schema import SCHEMA_VERSION
 from .sqlite import SqliteStorage
 
-__all__ = ["Storage", "article_row", "open_storage"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Copied",
+    "Storage",
+    "article_row",
+    "copy_storage",
+    "is_url",
+    "migrate_storage",
+    "open_storage",
+    "safe_url",
+]
 
 
 class Storage(Protocol):
     """One open state. Datetimes go in aware and come out in the display zone."""
 
-    path: Path  # where it lives, for messages
+    location: Path | str  # the SQLite file or the database URL (never with a password)
+    shared: bool  # several processes on several hosts may use it at once (PostgreSQL)
 
+    @property
+    def path(self) -> Path: ...
     def close(self) -> None: ...
+    def another(self) -> Storage:
+        """Another connection to the same state, for a thread of its own."""
+        ...
+
+    def exclusive(self, name: str, wait: float = 0.0) -> AbstractContextManager[None]:
+        """On a shared state, hold the lock `name` across every host for the block, waiting
+        up to `wait` seconds, else LockedError; on a one-machine state, nothing (file locks
+        beside the file do that there)."""
+        ...
+
+    def schema_version(self) -> int: ...
     def __enter__(self) -> Storage: ...
     def __exit__(self, *exc: object) -> None: ...
     def transaction(self) -> AbstractContextManager[None]:
@@ -248,11 +276,23 @@ class Storage(Protocol):
         ...
 
     def claim_batch(
-        self, key: str, limit: int, now: datetime, after: int = 0
+        self, key: str, limit: int, now: datetime, after: int = 0, expired: datetime | None = None
     ) -> tuple[list[Delivery], int]:
-        """Claim up to `limit` pending rows after seq `after` (pending → sending); a row
+        """Claim up to `limit` pending rows after seq `after` (pending → sending on SQLite;
+        on a shared state a lease, and a row leased before `expired` may be claimed again:
+        its run died before trying it); a row
         whose recipient is no longer active is cancelled instead and not returned. Returns
         the claimed rows and the seq where the next claim starts."""
+        ...
+
+    def leased_elsewhere(self, key: str) -> bool:
+        """Whether another run (another daemon on a shared state) holds claimed rows of the
+        issue that it has not tried yet."""
+        ...
+
+    def start_delivery(self, key: str, email: str, now: datetime) -> bool:
+        """Just before a claimed row's SMTP transaction: on a shared state it moves to
+        'sending' (in doubt from now on); False if another run has taken the row over."""
         ...
 
     def settle_batch(
@@ -288,6 +328,31 @@ class Storage(Protocol):
         ...
 
 
-def open_storage(path: Path, tz: ZoneInfo) -> Storage:
-    """Open the state at `path`, creating and upgrading it as needed."""
-    return SqliteStorage.open(path, tz)
+def open_storage(location: Path | str, tz: ZoneInfo, *, upgrade: bool = True) -> Storage:
+    """Open the state at `location`: a SQLite file (created if missing; upgraded in place
+    unless `upgrade` is False, then an out-of-date one is refused) or a PostgreSQL URL
+    (never upgraded on open: a shared database is upgraded by `feeder state migrate`)."""
+    if is_url(location):
+        return PostgresStorage.open(str(location), tz)
+    return SqliteStorage.open(Path(location), tz, upgrade=upgrade)
+
+
+def migrate_storage(location: Path | str, tz: ZoneInfo) -> tuple[int, int]:
+    """Bring the state's schema to this feeder's version: (the version before, after)."""
+    if is_url(location):
+        with PostgresStorage.open(str(location), tz, check=False) as storage:
+            return storage.migrate()
+    with SqliteStorage.open(Path(location), tz, upgrade=None) as opened:
+        return opened.migrate()
+
+
+def copy_storage(source: Storage, target: Path | str, tz: ZoneInfo) -> list[Copied]:
+    """Copy the whole state into `target` (a SQLite file or a PostgreSQL URL), which must
+    be empty; every table's count is checked. One transaction: all or nothing."""
+    if is_url(target):
+        opened: SqliteStorage | PostgresStorage = PostgresStorage.open(str(target), tz, check=False)
+    else:
+        opened = SqliteStorage.open(Path(target), tz, upgrade=None)
+    with opened:
+        assert isinstance(source, SqliteStorage | PostgresStorage)
+        return copy_state(source, opened)

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from ..model import Article, ArticleRow, Classification, Entry, WriteMode
 from .base import Database, from_db_time, to_db_time
+from .engine import NO_LIMIT
 
 
 def article_row(article: Article, digest: str, verdict: Classification) -> ArticleRow:
@@ -42,23 +43,22 @@ _UPSERT_ROW = (
         account = excluded.account, content = excluded.content,
         source = excluded.source, author = excluded.author, editor = excluded.editor,
         digest = excluded.digest,
-        changed_at = CASE WHEN ? THEN ? ELSE changed_at END
+        changed_at = CASE WHEN ? THEN ? ELSE articles.changed_at END
 """
 )
 _INSERT_TAG = "INSERT INTO tags (article_id, tag, rank, score) VALUES (?, ?, ?, ?)"
 _ARTICLE_COLUMNS = (
     "a.id, a.title, a.url, a.published, a.account, a.content, a.source, a.author, a.editor"
 )
-# Tags in rank order, primary first, as one comma-joined text (tag ids have no commas).
-_ENTRY_COLUMNS = (
-    "a.first_seen, a.changed_at, "
-    "(SELECT group_concat(tag, ',') FROM "
-    "(SELECT tag FROM tags t WHERE t.article_id = a.id ORDER BY rank))"
-)
 
 
 class Articles(Database):
     """The articles and tags tables."""
+
+    @property
+    def _entry_columns(self) -> str:
+        # Tags in rank order, primary first, as one comma-joined text (ids have no commas).
+        return f"a.first_seen, a.changed_at, {self.dialect.tags_of}"
 
     def digest_of(self, article_id: str) -> str | None:
         """One stored article's record digest, or None if it is not stored."""
@@ -118,7 +118,7 @@ class Articles(Database):
 
     def articles(self) -> Iterator[Article]:
         """Every stored article, in id order (streamed, not loaded whole)."""
-        for row in self.db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles a ORDER BY id"):
+        for row in self.db.stream(f"SELECT {_ARTICLE_COLUMNS} FROM articles a ORDER BY id"):
             yield self._article(row)
 
     def article(self, article_id: str) -> Article | None:
@@ -149,10 +149,10 @@ class Articles(Database):
             else "WHERE EXISTS (SELECT 1 FROM tags t WHERE t.article_id = a.id AND t.tag = :tag)"
         )
         sql = (
-            f"SELECT {_ARTICLE_COLUMNS}, {_ENTRY_COLUMNS} FROM articles a {where} "
+            f"SELECT {_ARTICLE_COLUMNS}, {self._entry_columns} FROM articles a {where} "
             "ORDER BY a.published DESC, a.id DESC LIMIT :limit"
         )
-        rows = self.db.execute(sql, {"tag": tag, "limit": -1 if limit is None else limit})
+        rows = self.db.execute(sql, {"tag": tag, "limit": NO_LIMIT if limit is None else limit})
         return [self._entry(row) for row in rows]
 
     def iter_entries(self, tags: Sequence[str] = ()) -> Generator[Entry, None, None]:
@@ -163,21 +163,21 @@ class Articles(Database):
             # json_each keeps the SQL static whatever the number of tags.
             where = (
                 "WHERE EXISTS (SELECT 1 FROM tags t WHERE t.article_id = a.id"
-                " AND t.tag IN (SELECT value FROM json_each(:tags)))"
+                f" AND t.tag {self.dialect.in_json('tags')})"
             )
         else:
             where = ""
         sql = (
-            f"SELECT {_ARTICLE_COLUMNS}, {_ENTRY_COLUMNS} FROM articles a {where} "
+            f"SELECT {_ARTICLE_COLUMNS}, {self._entry_columns} FROM articles a {where} "
             "ORDER BY a.published DESC, a.id DESC"
         )
-        for row in self.db.execute(sql, {"tags": json.dumps(list(tags))}):
+        for row in self.db.stream(sql, {"tags": json.dumps(list(tags))}):
             yield self._entry(row)
 
     def entries_published(self, start: datetime, end: datetime) -> list[Entry]:
         """Entries published in [start, end), newest first."""
         sql = (
-            f"SELECT {_ARTICLE_COLUMNS}, {_ENTRY_COLUMNS} FROM articles a "
+            f"SELECT {_ARTICLE_COLUMNS}, {self._entry_columns} FROM articles a "
             "WHERE a.published >= :start AND a.published < :end "
             "ORDER BY a.published DESC, a.id DESC"
         )

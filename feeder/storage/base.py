@@ -1,4 +1,6 @@
-"""The SQLite connection every table module shares: opening, migrating, transactions, times."""
+"""The connection every table module shares: opening, migrating, transactions, times.
+
+`Database` is the SQLite state; storage/postgres.py overrides what differs on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ..errors import StateError
+from .engine import SQLITE, Connection, Dialect, SqliteConnection
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 
@@ -46,20 +49,32 @@ def _create_private(path: Path) -> None:
 
 
 class Database:
-    """One open state file. Datetimes go in aware and come out in the display zone `tz`."""
+    """One open state, on either engine. Datetimes go in aware and come out in the display
+    zone `tz`. `location` is the state file, or the database URL (it never holds a password).
+    """
 
-    def __init__(self, db: sqlite3.Connection, path: Path, tz: ZoneInfo) -> None:
+    def __init__(
+        self, db: Connection, location: Path | str, tz: ZoneInfo, dialect: Dialect = SQLITE
+    ) -> None:
         self.db = db
-        self.path = path
+        self.location = location
         self.tz = tz
+        self.dialect = dialect
+
+    @property
+    def path(self) -> Path:
+        """The SQLite state file (for the messages and tests that name it)."""
+        return Path(self.location)
 
     @classmethod
-    def connect(cls, path: Path, tz: ZoneInfo) -> Database:
-        """Open (creating it and its folder if needed) and upgrade the state file in place."""
+    def connect(cls, path: Path, tz: ZoneInfo, *, upgrade: bool | None = True) -> Database:
+        """Open (creating it and its folder if needed) the state file; upgrade it in place,
+        or with `upgrade=False` refuse one whose schema is out of date (None: neither, for
+        `migrate`)."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _create_private(path)
-            db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            db = sqlite3.connect(path, isolation_level=None, timeout=30, factory=SqliteConnection)
             db.execute("PRAGMA foreign_keys = ON")
             # Takes effect only on a new file: a typical article (6 KB of UTF-8) then fits
             # in one page instead of a chain of 4 KB overflow pages.
@@ -70,7 +85,12 @@ class Database:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
             database = cls(db, path, tz)
-            database._migrate()
+            version = database.schema_version()
+            # A new, empty file is created at once: nothing in it can be out of date.
+            if upgrade or version == 0:
+                database.migrate()
+            elif upgrade is False:
+                database.check_schema()
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{path}: cannot open state database: {exc}") from None
         except OSError as exc:
@@ -80,19 +100,53 @@ class Database:
     def close(self) -> None:
         self.db.close()
 
-    def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+    # -- The schema ----------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        """The version the state's schema is at (0: an empty state)."""
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _set_schema_version(self, version: int) -> None:
+        self.db.execute(f"PRAGMA user_version = {int(version)}")
+
+    def _baseline(self) -> int:
+        """Lay down the schema an empty state starts from; returns its version. SQLite
+        starts from nothing and runs every step."""
+        return 0
+
+    def check_schema(self) -> None:
+        """StateError (one line saying what to run) unless the schema is this feeder's."""
+        version = self.schema_version()
+        self._refuse_newer(version)
+        if version != SCHEMA_VERSION:
+            raise StateError(
+                f"{self.location}: state schema version {version}, this feeder needs "
+                f"{SCHEMA_VERSION}; run `feeder state migrate`"
+            )
+
+    def _refuse_newer(self, version: int) -> None:
         if version > SCHEMA_VERSION:
             raise StateError(
-                f"{self.path}: state schema version {version} is newer than this feeder "
+                f"{self.location}: state schema version {version} is newer than this feeder "
                 f"understands ({SCHEMA_VERSION}); upgrade feeder"
             )
-        if version == SCHEMA_VERSION:
-            return
+
+    def migrate(self) -> tuple[int, int]:
+        """Bring the schema up to this feeder's version in one transaction: (from, to)."""
         with self.transaction():
+            before = version = self.schema_version()
+            self._refuse_newer(version)
+            if version == SCHEMA_VERSION:
+                return before, version
+            if version == 0:
+                version = self._baseline()
             for step in MIGRATIONS[version:]:
                 step(self.db)
-            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._set_schema_version(SCHEMA_VERSION)
+        return before, SCHEMA_VERSION
+
+    def after_copy(self) -> None:
+        """Once `feeder state copy` has written every row: SQLite has nothing to do."""
 
     @contextmanager
     def savepoint(self, name: str) -> Iterator[None]:
@@ -110,11 +164,11 @@ class Database:
     def transaction(self) -> Iterator[None]:
         """All or nothing: commit when the block ends, roll back if it raises.
 
-        An SQLite error (disk full, I/O error, locked too long) becomes a StateError naming
-        the file; the state is then as it was before the block.
+        A database error (disk full, I/O error, locked too long, a lost server) becomes a
+        StateError naming the state; the state is then as it was before the block.
         """
         try:
-            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute(self.dialect.begin)
             try:
                 yield
                 self.db.execute("COMMIT")
@@ -122,8 +176,11 @@ class Database:
                 if self.db.in_transaction:  # SQLite may have rolled back already
                     self.db.execute("ROLLBACK")
                 raise
-        except sqlite3.Error as exc:
-            raise StateError(
-                f"{self.path}: cannot write the state: {exc} "
-                f"(check that {self.path.parent} is writable and has space)"
-            ) from None
+        except self.dialect.errors as exc:
+            raise StateError(self._write_error(exc)) from None
+
+    def _write_error(self, exc: Exception) -> str:
+        return (
+            f"{self.location}: cannot write the state: {exc} "
+            f"(check that {self.path.parent} is writable and has space)"
+        )

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from ..model import Delivery, DeliveryStatus, IssueRecord, IssueStatus
 from .base import Database, from_db_time, to_db_time
+from .engine import NO_LIMIT
 
 GONE = "no longer subscribed when its turn came"  # a cancelled row: unsubscribed or bounced
 
@@ -55,7 +56,7 @@ class Ledger(Database):
 
     def sent_issues(self) -> list[IssueRecord]:
         """Every issue that went out, to everyone or to some (sent or partial), newest first."""
-        return self._issue_records("WHERE status IN ('sent', 'partial')", {"limit": -1})
+        return self._issue_records("WHERE status IN ('sent', 'partial')", {"limit": NO_LIMIT})
 
     def _issue_records(self, where: str, params: dict[str, object]) -> list[IssueRecord]:
         sql = f"""
@@ -103,7 +104,7 @@ class Ledger(Database):
         self.db.execute(
             """
             INSERT INTO issues (key, status, frozen_at, finished_at, articles, late)
-            VALUES (:key, 'skipped', :now, :now, 0, 0)
+            VALUES (:key, 'skipped', :now, :now, 0, 0) ON CONFLICT (key) DO NOTHING
             """,
             {"key": key, "now": to_db_time(now)},
         )
@@ -126,11 +127,14 @@ class Ledger(Database):
         """
         subject, html, text = message
         stamp = to_db_time(now)
-        self.db.execute(
+        # Two daemons sharing a state may freeze the same week at once: the first wins, and
+        # the other's insert waits for it, then does nothing (and neither does the rest).
+        frozen = self.db.execute(
             """
             INSERT INTO issues (key, status, frozen_at, finished_at, articles, late,
                                 subject, html, text)
             VALUES (:key, 'sending', :now, NULL, :articles, :late, :subject, :html, :text)
+            ON CONFLICT (key) DO NOTHING
             """,
             {
                 "key": key,
@@ -142,13 +146,15 @@ class Ledger(Database):
                 "text": text,
             },
         )
+        if frozen.rowcount == 0:
+            return
         self.db.executemany(
             """
             INSERT INTO issue_articles (issue, article_id, late, position)
             VALUES (:key, :id, :late, :position)
             """,
             [
-                {"key": key, "id": ident, "late": late, "position": position}
+                {"key": key, "id": ident, "late": int(late), "position": position}
                 for position, (ident, late) in enumerate(
                     [(i, False) for i in week_ids] + [(i, True) for i in late_ids]
                 )
@@ -165,13 +171,13 @@ class Ledger(Database):
             ],
         )
         self.db.execute(
-            """
+            f"""
             INSERT INTO deliveries (issue, email, status, attempts, updated_at, detail, edition)
             SELECT :key, email, CASE WHEN mailed THEN 'pending' ELSE 'empty' END, 0, :now,
                    CASE WHEN mailed THEN NULL ELSE 'nothing in their sections' END, edition
             FROM (SELECT email, coalesce(tags, '*') AS edition,
-                         coalesce(tags, '*') IN (SELECT value FROM json_each(:editions)) AS mailed
-                  FROM subscribers WHERE status = 'active' ORDER BY email)
+                         coalesce(tags, '*') {self.dialect.in_json("editions")} AS mailed
+                  FROM subscribers WHERE status = 'active' ORDER BY email) AS recipients
             """,
             {"key": key, "now": stamp, "editions": json.dumps(list(editions))},
         )
@@ -205,7 +211,7 @@ class Ledger(Database):
     def deliveries(self, key: str, status: DeliveryStatus | None = None) -> list[Delivery]:
         """An issue's ledger rows in the order they were created, optionally of one status."""
         return self._deliveries(
-            "d.issue = :key AND (:status IS NULL OR d.status = :status)",
+            "d.issue = :key AND (CAST(:status AS TEXT) IS NULL OR d.status = :status)",
             {"key": key, "status": status},
         )
 
@@ -216,14 +222,16 @@ class Ledger(Database):
         return self._deliveries("d.status = 'sending'", {})
 
     def _deliveries(
-        self, condition: str, params: dict[str, object], limit: int = -1
+        self, condition: str, params: dict[str, object], limit: int = NO_LIMIT
     ) -> list[Delivery]:
+        seq = f"d.{self.dialect.seq}"
         sql = f"""
-            SELECT d.issue, d.email, coalesce(s.name, ''), coalesce(s.status = 'active', 0),
+            SELECT d.issue, d.email, coalesce(s.name, ''),
+                   CASE WHEN s.status = 'active' THEN 1 ELSE 0 END,
                    d.status, d.attempts, d.updated_at, d.detail, d.edition, coalesce(s.ref, ''),
-                   d.rowid
+                   {seq}
             FROM deliveries d LEFT JOIN subscribers s ON s.email = d.email
-            WHERE {condition} ORDER BY d.issue, d.rowid LIMIT {int(limit)}
+            WHERE {condition.replace("d.seq", seq)} ORDER BY d.issue, {seq} LIMIT {int(limit)}
         """
         return [
             Delivery(
@@ -243,7 +251,7 @@ class Ledger(Database):
         ]
 
     def claim_batch(
-        self, key: str, limit: int, now: datetime, after: int = 0
+        self, key: str, limit: int, now: datetime, after: int = 0, expired: datetime | None = None
     ) -> tuple[list[Delivery], int]:
         """Claim up to `limit` pending rows after row `after` (a Delivery's seq), in ledger
         order: pending → sending, in the caller's transaction. A row whose recipient is no
@@ -252,7 +260,7 @@ class Ledger(Database):
         pending (a transient failure) waits for the next run. Returns the claimed rows and
         the seq of the last row looked at (`after` if none), where the next claim starts."""
         rows = self._deliveries(
-            "d.issue = :key AND d.status = 'pending' AND d.rowid > :after",
+            "d.issue = :key AND d.status = 'pending' AND d.seq > :after",
             {"key": key, "after": after},
             limit=limit,
         )
@@ -264,6 +272,11 @@ class Ledger(Database):
             """,
             [{"key": key, "email": r.email, "now": stamp} for r in rows if r.subscribed],
         )
+        self._cancel_departed(key, rows, stamp)
+        return [r for r in rows if r.subscribed], (rows[-1].seq if rows else after)
+
+    def _cancel_departed(self, key: str, rows: Sequence[Delivery], stamp: str) -> None:
+        """Cancel the claimed rows whose recipient is no longer active: never mailed."""
         self.db.executemany(
             """
             UPDATE deliveries SET status = 'cancelled', detail = :detail, updated_at = :now
@@ -275,7 +288,17 @@ class Ledger(Database):
                 if not r.subscribed
             ],
         )
-        return [r for r in rows if r.subscribed], (rows[-1].seq if rows else after)
+
+    def leased_elsewhere(self, key: str) -> bool:
+        """Whether another run holds claimed rows it has not tried yet: only on a shared
+        state (storage/postgres.py); on one machine, runs never overlap."""
+        return False
+
+    def start_delivery(self, key: str, email: str, now: datetime) -> bool:
+        """About to hand a claimed row's message to the server. On one machine the claim
+        already moved it to 'sending', so there is nothing to write (see storage/postgres.py
+        for a shared state)."""
+        return True
 
     def settle_delivery(
         self, key: str, email: str, status: DeliveryStatus, detail: str | None, now: datetime
@@ -314,7 +337,8 @@ class Ledger(Database):
         ]
         self.db.executemany(
             """
-            UPDATE deliveries SET status = :status, detail = :detail, updated_at = :now
+            UPDATE deliveries SET status = :status, detail = :detail, updated_at = :now,
+                claimed_at = NULL, claimed_by = NULL
             WHERE issue = :key AND email = :email
             """,
             rows,
@@ -383,7 +407,8 @@ class Ledger(Database):
         """Put an issue's in-doubt rows back to pending, on the operator's word."""
         cursor = self.db.execute(
             """
-            UPDATE deliveries SET status = 'pending', updated_at = :now
+            UPDATE deliveries SET status = 'pending', updated_at = :now,
+                claimed_at = NULL, claimed_by = NULL
             WHERE issue = :key AND status = 'sending'
             """,
             {"key": key, "now": to_db_time(now)},

@@ -1,7 +1,18 @@
-"""The state's schema: one migration step per version, recorded in PRAGMA user_version.
+"""The state's schema: one migration step per version.
 
 Each step upgrades the schema by one version, inside the caller's transaction. Never edit
 a step once released: add one.
+
+SQLite records the version in PRAGMA user_version and runs every step from v1. PostgreSQL
+starts from a baseline equal in meaning to v6 (storage/postgres.py) and records the version
+in its `schema_version` table. Steps after v6 run on both engines, so they are written once
+in SQL both accept: plain CREATE TABLE / CREATE INDEX / ALTER TABLE ADD COLUMN, column types
+spelled TEXT, INTEGER and REAL in capitals (names in lower case). On PostgreSQL those types
+are read as TEXT COLLATE "C" (sorted by code point, as SQLite sorts), BIGINT and DOUBLE
+PRECISION (engine.pg_ddl), so a step means the same on both. Avoid SQLite-only forms
+(INSERT OR REPLACE: use ON CONFLICT; rowid; AUTOINCREMENT; PRAGMA). To add one: write a
+function `_vN(db: Connection)` that runs `_script(db, <the DDL>)`, and append it to
+MIGRATIONS; tests/test_store.py and the PostgreSQL fixtures run it on both engines.
 """
 
 from __future__ import annotations
@@ -9,8 +20,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from .engine import Connection
 
-def _script(db: sqlite3.Connection, sql: str) -> None:
+
+def _script(db: Connection, sql: str) -> None:
     """Run several statements inside the open transaction (executescript would commit it)."""
     statement = ""
     for line in sql.splitlines(keepends=True):
@@ -20,7 +33,7 @@ def _script(db: sqlite3.Connection, sql: str) -> None:
             statement = ""
 
 
-def _v1(db: sqlite3.Connection) -> None:
+def _v1(db: Connection) -> None:
     _script(
         db,
         """
@@ -72,7 +85,7 @@ def _v1(db: sqlite3.Connection) -> None:
     )
 
 
-def _v2(db: sqlite3.Connection) -> None:
+def _v2(db: Connection) -> None:
     # The newsletter: who receives it, what each weekly issue holds, and one ledger row per
     # (issue, recipient) so that a resumed or repeated send never mails anyone twice.
     _script(
@@ -121,18 +134,18 @@ def _v2(db: sqlite3.Connection) -> None:
     )
 
 
-def _v3(db: sqlite3.Connection) -> None:
+def _v3(db: Connection) -> None:
     # A checksum of the whole corpus file: a file rewritten with the same bytes (a new
     # mtime, say) is then known unchanged without parsing it.
     db.execute("ALTER TABLE polls ADD COLUMN corpus_check TEXT")
 
 
-def _v4(db: sqlite3.Connection) -> None:
+def _v4(db: Connection) -> None:
     # The column holds the digest of the corpus record as read, not a hash of the content.
     db.execute("ALTER TABLE articles RENAME COLUMN content_hash TO digest")
 
 
-def _v5(db: sqlite3.Connection) -> None:
+def _v5(db: Connection) -> None:
     # Subscribers serve themselves: a status instead of removed_at (a web sign-up waits for
     # its confirmation), the sections they chose, and a random reference that signed links
     # name instead of the address. Each recipient gets the edition of their sections, so the
@@ -196,7 +209,7 @@ def _v5(db: sqlite3.Connection) -> None:
     )
 
 
-def _v6(db: sqlite3.Connection) -> None:
+def _v6(db: Connection) -> None:
     # Bounces prune the list: a refused address becomes 'bounced' (with the reason), and soft
     # failures are counted per consecutive issue. Each issue adds up how long its sends took.
     _script(
@@ -226,7 +239,11 @@ def _v6(db: sqlite3.Connection) -> None:
     )
 
 
-def _v7(db: sqlite3.Connection) -> None:
+# The last version PostgreSQL's baseline lays down; every step after it is portable.
+BASELINE = 6
+
+
+def _v7(db: Connection) -> None:
     # A person's verdict on an article's tags (`feeder label`), kept apart from the tags the
     # categoriser writes so that a retuned taxonomy or an edited article never loses it.
     # Plain types only: the same DDL serves other backends.
@@ -243,13 +260,17 @@ def _v7(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _v1,
-    _v2,
-    _v3,
-    _v4,
-    _v5,
-    _v6,
-    _v7,
-]
+def _v8(db: Connection) -> None:
+    # Several daemons share one send: a claim says when and by whom, so that a batch whose
+    # daemon died is taken over once its claim has expired.
+    _script(
+        db,
+        """
+        ALTER TABLE deliveries ADD COLUMN claimed_at TEXT;  -- UTC: when a run claimed it
+        ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;  -- which run: host, pid and a nonce
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,12 +17,24 @@ from .subscribers import Subscribers
 class SqliteStorage(Articles, Labels, Polls, Subscribers, Ledger):
     """Every table of one SQLite state file, through one connection."""
 
+    shared = False  # one machine: its processes coordinate with file locks beside it
+
     @classmethod
-    def open(cls, path: Path, tz: ZoneInfo) -> SqliteStorage:
-        """Open (creating it and its folder if needed) and upgrade the state file in place."""
-        storage = cls.connect(path, tz)
+    def open(cls, path: Path, tz: ZoneInfo, *, upgrade: bool | None = True) -> SqliteStorage:
+        """Open (creating it and its folder if needed) the state file, upgraded in place
+        unless `upgrade` is False (then an out-of-date one is refused) or None (as it is)."""
+        storage = cls.connect(path, tz, upgrade=upgrade)
         assert isinstance(storage, SqliteStorage)
         return storage
+
+    def another(self) -> SqliteStorage:
+        """Another connection to the same file, for a thread of its own."""
+        return SqliteStorage.open(self.path, self.tz)
+
+    @contextmanager
+    def exclusive(self, name: str, wait: float = 0.0) -> Iterator[None]:
+        """One machine's processes coordinate with file locks (feeder/lock.py), not here."""
+        yield
 
     def __enter__(self) -> SqliteStorage:
         return self

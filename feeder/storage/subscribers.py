@@ -159,7 +159,7 @@ class Subscribers(Database):
         rows = self.db.execute(
             f"""
             SELECT {_COLUMNS} FROM subscribers
-            WHERE :status IS NULL OR status = :status ORDER BY email
+            WHERE CAST(:status AS TEXT) IS NULL OR status = :status ORDER BY email
             """,
             {"status": status},
         )

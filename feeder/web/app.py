@@ -29,9 +29,10 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 from ..app import SmtpFactory, open_feeder
-from ..config import Config
+from ..config import Config, load_config
 from ..errors import FeederError, OutputError
 from ..text import printable
 from .guard import MAX_BODY, SecurityHeaders, page_headers
@@ -194,16 +195,58 @@ def make_server(app: ASGIApp) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-def serve(config: Config, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve out/ and the subscriber pages until interrupted (Ctrl-C or SIGTERM)."""
+def serve(config: Config, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve out/ and the subscriber pages until interrupted (Ctrl-C or SIGTERM), in
+    `workers` processes that share one listening socket."""
+    # A short $FEEDER_SECRET, or a state whose schema is out of date, fails here (one line
+    # saying what to do), not on every page.
+    with open_feeder(config, upgrade=False) as feeder:
+        feeder.secret  # noqa: B018
+    if workers > 1:
+        _serve_workers(config, host, port, workers)
+        return
     app = create_app(config)
-    with open_feeder(config) as feeder:
-        feeder.secret  # noqa: B018  a short $FEEDER_SECRET fails here, not on every page
     with listen(host, port) as sock, suppress(KeyboardInterrupt):
         # uvicorn finishes the requests in flight, then raises the signal again: Ctrl-C
         # comes back as KeyboardInterrupt, SIGTERM ends the process as SIGTERM would.
         log.info("serving %s and the subscriber pages at %s", config.output.dir, url_of(sock))
         make_server(app).run(sockets=[sock])
+
+
+# The config file a worker process reads: uvicorn starts its workers afresh, from an import
+# string, so the application is rebuilt in each from the same file.
+WORKER_CONFIG_ENV = "FEEDER_SERVE_CONFIG"
+
+
+def worker_app() -> Starlette:
+    """The application in one of `feeder serve --workers N`'s processes (uvicorn's factory)."""
+    if not logging.getLogger().handlers:  # a spawned process: log as the parent does
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    return create_app(load_config(os.environ.get(WORKER_CONFIG_ENV) or None))
+
+
+def _serve_workers(config: Config, host: str, port: int, workers: int) -> None:
+    """Several uvicorn worker processes on one socket; each opens its own connections to
+    the state (from a pool, on PostgreSQL), so they need not share a machine's memory."""
+    os.environ[WORKER_CONFIG_ENV] = str(config.file or "")
+    settings = uvicorn.Config(
+        "feeder.web.app:worker_app",
+        factory=True,
+        workers=workers,
+        proxy_headers=True,
+        forwarded_allow_ips=TRUSTED_PROXIES,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+    )
+    with listen(host, port) as sock, suppress(KeyboardInterrupt):
+        log.info(
+            "serving %s and the subscriber pages at %s in %d worker processes",
+            config.output.dir,
+            url_of(sock),
+            workers,
+        )
+        Multiprocess(settings, sockets=[sock]).run()
 
 
 @contextmanager

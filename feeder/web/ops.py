@@ -83,7 +83,7 @@ class Ops:
         """A Feeder over the existing state. Opening a missing one would create it empty,
         which would hide the problem from the very checks meant to report it."""
         path = self.config.state.path
-        if not path.exists():
+        if not self.config.state.url and not path.exists():
             raise StateError(f"{path}: no state file (run `feeder poll` first)")
         return self._open()
 
