@@ -30,7 +30,7 @@ from feeder.cli import main
 from feeder.config import parse_config
 from feeder.daemon import Daemon
 from feeder.errors import ConfigError, StateError
-from feeder.model import DeliveryStatus, PollRecord
+from feeder.model import Correction, DeliveryStatus, PollRecord
 from feeder.newsletter.dispatch import batch_size
 from feeder.newsletter.subscribers import add_subscriber
 from feeder.storage import SCHEMA_VERSION, open_storage
@@ -129,6 +129,7 @@ def full_state(news: NewsState) -> None:
     with news.store.transaction():
         news.store.spend_nonce("nonce-1", NEWS_POLL, NEWS_POLL)
         news.store.set_meta("k", "v")
+        news.store.put_label(Correction("2650224682_1", "policy", ("industry",), NEWS_POLL))
         news.store.record_poll(
             PollRecord(
                 NEWS_POLL, "/c.json", 1, 1_770_000_000_123_456_789, 54, 0, 0, 1, 10, 2, "abc", "def"
