@@ -117,6 +117,7 @@ EDGES = {
     "sqlite3": {f"feeder.storage.{m}" for m in ("base", "schema")},
     "smtplib": {"feeder.newsletter.smtp"},
     "apscheduler": {"feeder.daemon", "feeder.schedule"},  # schedule: only its cron parser
+    "watchfiles": {"feeder.daemon"},
     "ijson": set(),  # its C backend crashes the process on hostile input: never used
     "ahocorasick_rs": {"feeder.classify.scorer"},
     "click": {"feeder.cli"},
