@@ -30,6 +30,7 @@ sys.path.insert(0, str(HERE))
 
 from make_corpus import articles, write  # noqa: E402
 from send import rss_figure, send_figures  # noqa: E402
+from watch import latencies, p95  # noqa: E402
 
 
 @dataclass
@@ -264,6 +265,7 @@ def main() -> None:
     render = newsletter_render(work, runs)
     send = send_figures(work, args.subscribers)
     send_rss, _ = rss_figure(work, args.rss_subscribers)
+    follow = p95(latencies(work))
 
     cost = {jsonl: limited[jsonl] / unlimited[jsonl] for jsonl in (False, True)}
     figures = [
@@ -302,6 +304,13 @@ def main() -> None:
             throughput >= 20,
         ),
         Figure("render one newsletter week of 500 articles", render, "s"),
+        Figure(
+            "corpus write → all.atom, p95 of 20 appends (daemon, poll_seconds 300)",
+            follow,
+            "s",
+            "≤ 1 s",
+            follow <= 1,
+        ),
         Figure(
             f"send to {args.subscribers:,}: plain smtplib loop, one connection (the floor)",
             send["floor_per_s"],

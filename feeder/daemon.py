@@ -35,9 +35,9 @@ log = logging.getLogger("feeder")
 
 # A change starts a poll once the corpus has been left alone this long: a file written in
 # chunks for ten seconds is polled once, after its last chunk, not once per chunk.
-SETTLE_SECONDS = 0.4
+SETTLE_SECONDS = 0.3
 # How often the watch looks at the clock and at its folder when nothing changes (ms).
-TICK_MS = 100
+TICK_MS = 50
 # How often a lost watch looks for its folder to come back (s).
 REARM_SECONDS = 1.0
 

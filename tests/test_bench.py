@@ -48,6 +48,7 @@ def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
         "re-poll after appending 100, JSON Lines",
         "classification throughput (characters read)",
         "render one newsletter week of 500 articles",
+        "corpus write → all.atom, p95 of 20 appends (daemon, poll_seconds 300)",
         "send to 300: plain smtplib loop, one connection (the floor)",
         "send to 300: `feeder newsletter send` ÷ the floor",
         "send to 300 with DKIM",
