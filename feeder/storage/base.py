@@ -69,6 +69,10 @@ class Database:
             # as a send's claim must.
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
+            # 32 MB of page cache, not 2 MB: a cold poll's inserts land all over the indexes
+            # (ids, dates, tags), which at 100,000 articles outgrow 2 MB; measured, the bulk
+            # insert took a quarter less CPU. Pages are only taken as they are read.
+            db.execute("PRAGMA cache_size = -32768")
             database = cls(db, path, tz)
             database._migrate()
         except sqlite3.DatabaseError as exc:
