@@ -30,6 +30,7 @@ sys.path.insert(0, str(HERE))
 
 from make_corpus import articles, write  # noqa: E402
 from send import rss_figure, send_figures  # noqa: E402
+from stages import stage_times  # noqa: E402
 from watch import latencies, p95  # noqa: E402
 
 
@@ -257,6 +258,7 @@ def main() -> None:
         limited[jsonl] = median(runs, partial(parse_with_limits, path))
         unlimited[jsonl] = median(runs, partial(parse_without_limits, path, jsonl))
     cold, rss = cold_poll(work, array, runs)
+    spent = stage_times(array)
     site = work / "cold-0"
     unchanged = median(max(runs, 5), lambda: feeder(site, "poll")[0])
     append_array = appended(work, array, n, jsonl=False, runs=runs)
@@ -291,6 +293,8 @@ def main() -> None:
         Figure(
             "cold poll: peak RSS (largest process)", rss / 1024, "MB", "≤ 200 MB", rss <= 200 * 1024
         ),
+        *(Figure(f"cold poll CPU time: {name}", seconds, "s") for name, seconds in spent.items()),
+        Figure("cold poll CPU time: all stages", sum(spent.values()), "s"),
         Figure("unchanged re-poll, whole process", unchanged, "s", "≤ 0.5 s", unchanged <= 0.5),
         Figure("re-poll after appending 100, JSON array", append_array, "s"),
         Figure(

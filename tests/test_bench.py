@@ -43,6 +43,20 @@ def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
         "cold poll: wall time",
         "cold poll ÷ baseline",
         "cold poll: peak RSS (largest process)",
+        *(
+            f"cold poll CPU time: {stage}"
+            for stage in (
+                "parse",
+                "digest",
+                "normalise",
+                "classify",
+                "row",
+                "IPC",
+                "SQLite",
+                "publish",
+                "all stages",
+            )
+        ),
         "unchanged re-poll, whole process",
         "re-poll after appending 100, JSON array",
         "re-poll after appending 100, JSON Lines",
