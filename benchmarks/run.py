@@ -17,6 +17,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,21 +88,45 @@ def parse_without_limits(path: Path, jsonl: bool) -> float:
 
 
 def feeder(site: Path, *args: str) -> tuple[float, int, str]:
-    """Run the real command in a child process: wall time, peak RSS (KiB), stdout."""
+    """Run the real command in a child process: wall time, peak RSS (KiB) of the command and
+    its worker processes together, stdout."""
     start = time.perf_counter()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "feeder", "--config", str(site / "feeder.toml"), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    out, err = child.communicate()
-    wall = time.perf_counter() - start
-    # ru_maxrss of the children: the largest of the command and its worker processes.
-    rss = _children_maxrss()
-    if child.returncode != 0:
-        raise SystemExit(f"feeder {' '.join(args)} failed:\n{err}")
-    return wall, rss, out.strip()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "feeder", "--config", str(site / "feeder.toml"), *args],
+            stdout=out,
+            stderr=err,
+            text=True,
+        )
+        together = 0
+        while child.poll() is None:
+            together = max(together, _tree_rss(child.pid))
+            time.sleep(0.05)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        if child.returncode != 0:
+            raise SystemExit(f"feeder {' '.join(args)} failed:\n{err.read()}")
+        # A command too short to be sampled still has its own peak.
+        return wall, max(together, _children_maxrss()), out.read().strip()
+
+
+def _tree_rss(pid: int) -> int:
+    """The resident KiB of a process and all its descendants now (0 where /proc is not)."""
+    total, pids = 0, [pid]
+    while pids:
+        here = pids.pop()
+        try:
+            status = Path(f"/proc/{here}/status").read_text()
+            total += next(
+                (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")),
+                0,
+            )
+            for task in os.listdir(f"/proc/{here}/task"):
+                pids += map(int, Path(f"/proc/{here}/task/{task}/children").read_text().split())
+        except (OSError, ValueError):
+            continue  # it ended meanwhile
+    return total
 
 
 def _children_maxrss() -> int:
@@ -291,7 +316,11 @@ def main() -> None:
         Figure("cold poll: wall time", cold, "s"),
         Figure("cold poll ÷ baseline", cold / parse, "×", "≤ 3×", cold / parse <= 3),
         Figure(
-            "cold poll: peak RSS (largest process)", rss / 1024, "MB", "≤ 200 MB", rss <= 200 * 1024
+            "cold poll: peak RSS (all its processes together)",
+            rss / 1024,
+            "MB",
+            "≤ 200 MB",
+            rss <= 200 * 1024,
         ),
         *(Figure(f"cold poll CPU time: {name}", seconds, "s") for name, seconds in spent.items()),
         Figure("cold poll CPU time: all stages", sum(spent.values()), "s"),

@@ -42,7 +42,7 @@ def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
         "what the limits cost, JSON Lines (÷ the same without them)",
         "cold poll: wall time",
         "cold poll ÷ baseline",
-        "cold poll: peak RSS (largest process)",
+        "cold poll: peak RSS (all its processes together)",
         *(
             f"cold poll CPU time: {stage}"
             for stage in (
