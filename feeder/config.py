@@ -68,6 +68,7 @@ class TaxonomySection:
 class ScheduleSection:
     timezone: str = "Asia/Shanghai"  # for bare dates, week boundaries and the cron line
     poll_seconds: int = 300  # how often the daemon polls the corpus
+    watch: bool = True  # the daemon also polls within a second after the corpus file changes
     newsletter_cron: str = "0 8 * * mon"  # crontab line: when the weekly issue goes out
 
     @property

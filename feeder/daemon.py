@@ -1,23 +1,28 @@
-"""The daemon: poll on an interval, send the weekly issue on a cron line, catch up what was missed.
+"""The daemon: poll on an interval and soon after the corpus changes, send the weekly issue on a
+cron line, catch up what was missed.
 
 It schedules two facade calls, `Feeder.poll` and `Feeder.send_due`, and logs what they did;
-the only module that runs APScheduler's scheduler. Whether a week's issue is due is decided
-from the delivery ledger (`Feeder.send_due`), never from the scheduler's memory: APScheduler
-3.x forgets runs that fell while the process was down.
+the only module that runs APScheduler's scheduler and the only one that watches files. Whether
+a week's issue is due is decided from the delivery ledger (`Feeder.send_due`), never from the
+scheduler's memory: APScheduler 3.x forgets runs that fell while the process was down.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from watchfiles import watch
 
 from .app import open_feeder
 from .config import Config
@@ -26,6 +31,14 @@ from .newsletter.smtp import PASSWORD_ENV
 from .schedule import cron_trigger
 
 log = logging.getLogger("feeder")
+
+# A change starts a poll once the corpus has been left alone this long: a file written in
+# chunks for ten seconds is polled once, after its last chunk, not once per chunk.
+SETTLE_SECONDS = 0.3
+# How often the watch looks at the clock and at its folder when nothing changes (ms).
+TICK_MS = 50
+# How often a lost watch looks for its folder to come back (s).
+REARM_SECONDS = 1.0
 
 
 class Daemon:
@@ -37,8 +50,10 @@ class Daemon:
         self.stopping = threading.Event()
         self.noted: set[str] = set()  # due weeks already logged as having nobody to go to
         self.login_refused = False  # the SMTP server refused the login: sends are paused
+        self.corpus_changed = threading.Event()  # set by the watch, cleared by the next poll
 
     def poll(self) -> None:
+        self.corpus_changed.clear()  # whatever the watch saw so far, this poll reads
         try:
             with open_feeder(self.config, clock=self.clock, upgrade=False) as feeder:
                 # Never wait: another process polling now (a second daemon sharing the
@@ -51,6 +66,12 @@ class Daemon:
         else:
             log.info("poll: %s", result.summary())
         self.catch_up()
+
+    def poll_if_changed(self) -> None:
+        """The watch's job. Several may be queued behind a long poll; the first one after a
+        change polls, and the rest find the change already read."""
+        if self.corpus_changed.is_set():
+            self.poll()
 
     def catch_up(self) -> None:
         """Send the latest slot's issue if the ledger does not hold it yet."""
@@ -83,6 +104,77 @@ class Daemon:
             log.info("newsletter %s", due.report.summary())  # the summary names the week
 
 
+def settled(changed_at: float | None, now: float) -> bool:
+    """Whether a change seen at `changed_at` (monotonic seconds; None: none pending) has been
+    left alone long enough to poll."""
+    return changed_at is not None and now - changed_at >= SETTLE_SECONDS
+
+
+class CorpusWatch:
+    """Calls `on_settled` after the corpus file changes and then stays unchanged for a moment.
+
+    It watches the file's folder, not the file, so that an atomic replace (a new file renamed
+    over the old one) is seen like a write in place. If the folder goes away, is replaced, or
+    the watcher fails, it says so once, leaves the polling to the interval, and watches again
+    (with one poll, for what it missed) when the folder is back.
+    """
+
+    def __init__(
+        self, corpus: Path, on_settled: Callable[[], None], stopping: threading.Event
+    ) -> None:
+        self.corpus = corpus
+        self.folder = corpus.parent
+        self.on_settled = on_settled
+        self.stopping = stopping
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self._follow()
+                why = f"its folder {self.folder} was removed or replaced"
+            except (OSError, RuntimeError) as exc:
+                why = f"watching {self.folder} failed: {exc}"
+            if self.stopping.is_set():
+                return
+            log.warning("watch lost: %s; polling on the interval only", why)
+            while not self.stopping.wait(REARM_SECONDS) and not self.folder.is_dir():
+                pass
+            if self.stopping.is_set():
+                return
+            log.info("watching %s again", self.corpus)
+            self.on_settled()
+
+    def _follow(self) -> None:
+        """Watch until the folder is no longer the one watched, or the daemon stops."""
+        folder = _identity(self.folder)
+        changed_at: float | None = None
+        for changes in watch(
+            self.folder,
+            stop_event=self.stopping,
+            rust_timeout=TICK_MS,
+            yield_on_timeout=True,
+            recursive=False,
+        ):
+            # Every yield is a tick, whatever changed: a poll writing its state file in the
+            # same folder must not hold back the settle check.
+            now = time.monotonic()
+            if any(os.path.basename(path) == self.corpus.name for _, path in changes):
+                changed_at = now
+            elif settled(changed_at, now):
+                changed_at = None
+                self.on_settled()
+            try:
+                if _identity(self.folder) != folder:
+                    return
+            except FileNotFoundError:
+                return
+
+
+def _identity(folder: Path) -> tuple[int, int]:
+    stat = folder.stat()
+    return stat.st_dev, stat.st_ino
+
+
 def run_daemon(config: Config, clock: Callable[[], datetime] | None = None) -> None:
     """Run in the foreground until SIGTERM or SIGINT; both finish the current job, then return."""
     clock = clock or (lambda: datetime.now(UTC))
@@ -111,6 +203,16 @@ def run_daemon(config: Config, clock: Callable[[], datetime] | None = None) -> N
         )
         scheduler.add_job(daemon.catch_up, trigger, id="newsletter")
 
+        def corpus_changed() -> None:
+            # Run in the scheduler's one worker, so a watch poll never overlaps another job;
+            # a job per change (no id), so one queued behind a running poll is not dropped.
+            daemon.corpus_changed.set()
+            scheduler.add_job(daemon.poll_if_changed)
+
+        if config.schedule.watch:
+            corpus_watch = CorpusWatch(config.corpus.path, corpus_changed, daemon.stopping)
+            threading.Thread(target=corpus_watch.run, name="corpus-watch", daemon=True).start()
+
         def stop(signum: int, _frame: FrameType | None) -> None:
             log.info("%s: finishing the current job, then stopping", signal.Signals(signum).name)
             daemon.stopping.set()
@@ -120,11 +222,12 @@ def run_daemon(config: Config, clock: Callable[[], datetime] | None = None) -> N
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         log.info(
-            "daemon started (%s): poll every %ss, newsletter at %r (%s)",
+            "daemon started (%s): poll every %ss%s, newsletter at %r (%s)",
             f"state {config.state.url}"
             if config.state.url
             else f"pid lock {config.daemon_lock_path}",
             config.schedule.poll_seconds,
+            f" and when {config.corpus.path} changes" if config.schedule.watch else "",
             config.schedule.newsletter_cron,
             config.schedule.timezone,
         )

@@ -41,6 +41,7 @@ path = "taxonomy.toml"             # tags and the signals that decide them
 [schedule]
 timezone = "Asia/Shanghai"         # bare dates, week boundaries and the cron line use it
 poll_seconds = 300                 # how often `feeder daemon` polls the corpus
+watch = true                       # and within a second after the corpus file changes
 newsletter_cron = "0 8 * * mon"    # when `feeder daemon` sends the weekly issue
 
 [newsletter]

@@ -120,6 +120,7 @@ EDGES = {
     "psycopg_pool": {"feeder.storage.engine"},
     "smtplib": {"feeder.newsletter.smtp"},
     "apscheduler": {"feeder.daemon", "feeder.schedule"},  # schedule: only its cron parser
+    "watchfiles": {"feeder.daemon"},
     "ijson": set(),  # its C backend crashes the process on hostile input: never used
     "ahocorasick_rs": {"feeder.classify.scorer", "feeder.classify.voice"},  # the matchers
     "click": {"feeder.cli"},

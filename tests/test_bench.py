@@ -42,12 +42,27 @@ def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
         "what the limits cost, JSON Lines (÷ the same without them)",
         "cold poll: wall time",
         "cold poll ÷ baseline",
-        "cold poll: peak RSS (largest process)",
+        "cold poll: peak RSS (all its processes together)",
+        *(
+            f"cold poll CPU time: {stage}"
+            for stage in (
+                "parse",
+                "digest",
+                "normalise",
+                "classify",
+                "row",
+                "IPC",
+                "SQLite",
+                "publish",
+                "all stages",
+            )
+        ),
         "unchanged re-poll, whole process",
         "re-poll after appending 100, JSON array",
         "re-poll after appending 100, JSON Lines",
         "classification throughput (characters read)",
         "render one newsletter week of 500 articles",
+        "corpus write → all.atom, p95 of 20 appends (daemon, poll_seconds 300)",
         "send to 300: plain smtplib loop, one connection (the floor)",
         "send to 300: `feeder newsletter send` ÷ the floor",
         "send to 300 with DKIM",

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from feeder.errors import CorpusError
 from feeder.ingest import corpus
 from feeder.ingest.corpus import Record, Skipped, digest, read_articles, read_records, scan
 from feeder.ingest.normalise import clean_text, clean_url, find_credits, parse_time
+from feeder.text import NOT_XML, web_url
 
 from .conftest import SEED_CORPUS, record
 
@@ -98,6 +102,30 @@ def test_footer_is_dropped_even_when_glued_to_the_last_line() -> None:
 )
 def test_only_http_urls_survive(url: str, kept: bool) -> None:
     assert (clean_url(url) is not None) is kept
+
+
+def _checked_url(url: str) -> str | None:
+    """What web_url gave before its fast path: the checks, urlsplit() and quote() for all."""
+    url = url.strip()
+    if not url or len(url) > 2048 or NOT_XML.search(url) or any(c.isspace() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return quote(url, safe="!#$%&'()*+,-./:;=?@[]_~", errors="surrogatepass")
+
+
+@example("http://", "\u212a.org/")  # a Kelvin sign is a "k" to a case-blind Unicode pattern
+@example("https://", "example.org/\u017f")  # a long s is an "s" to one: quote() encodes it
+@given(
+    st.sampled_from(["http://", "HTTPS://", "hTtp://", "http\u017f://", "\u212aa://", ""]),
+    st.text(alphabet="aZ09.-_~:/?#[]@!$&'()*+,;=% \t\\\"<>{}|^`中\xa0\u3000\u212a\u017f\u0130"),
+)
+def test_the_plain_url_fast_path_gives_what_the_full_check_gives(scheme: str, rest: str) -> None:
+    assert web_url(scheme + rest) == _checked_url(scheme + rest)
 
 
 def test_credits_are_found_in_the_closing_lines() -> None:

@@ -163,7 +163,8 @@ def test_an_unchanged_poll_restores_an_output_that_went_missing(site: Site) -> N
 
 
 def test_an_idle_daemon_never_blocks_the_operator(make_site: Callable[..., Site]) -> None:
-    site = make_site(extra="[schedule]\npoll_seconds = 3600\n")  # idle after its first poll
+    # Idle after its first poll: no interval tick, and no watch to poll the write below first.
+    site = make_site(extra="[schedule]\npoll_seconds = 3600\nwatch = false\n")
     daemon = Running(site)
     try:
         assert wait_for(lambda: "poll: 54 new" in daemon.text()), daemon.text()

@@ -91,7 +91,7 @@ def clean_text(text: str) -> str:
     # One pass: splitlines() takes \r\n, \r and \n (and the rarer Unicode line breaks)
     # alike, and rstrip() also removes full-width and no-break spaces, so blank lines
     # become empty.
-    text = "\n".join(line.rstrip() for line in text.splitlines())
+    text = "\n".join(map(str.rstrip, text.splitlines()))  # map: no generator frames
     text = NOT_XML.sub("", text)
     footer = text.rfind(_FOOTER_START)
     if footer >= 0 and _FOOTER_REST.fullmatch(text, footer + len(_FOOTER_START)):

@@ -84,6 +84,11 @@ class Database:
             # as a send's claim must.
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
+            # 16 MB of page cache, not 2 MB: a cold poll's inserts land all over the indexes
+            # (ids, dates, tags), which at 100,000 articles outgrow 2 MB; measured, the bulk
+            # insert took a fifth less CPU. 32 MB did no better and took a cold poll's
+            # processes together past 200 MB. Pages are taken only as they are read.
+            db.execute("PRAGMA cache_size = -16384")
             database = cls(db, path, tz)
             version = database.schema_version()
             # A new, empty file is created at once: nothing in it can be out of date.
