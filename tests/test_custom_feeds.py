@@ -213,8 +213,11 @@ def test_custom_feeds_are_in_the_opml_and_on_the_index_page(custom_state: FeedSt
 def test_an_unchanged_feed_keeps_its_bytes(custom_state: FeedState) -> None:
     custom_state.poll(_articles())
     before = (custom_state.out / "feeds/ai.atom").read_bytes()
-    later = make_article("later", "2026-01-01", "更早的 AI 文章", "……")
+    # A feed holds its newest arrivals (RFC 5005 archives keep the rest), so only an article
+    # the feed does not match leaves it as it was.
+    later = make_article("later", "2026-02-06", "校园新闻", "……")
     written = custom_state.poll([(later, ("research",))])
+    assert custom_state.out / "feeds/research.atom" in written
     assert custom_state.out / "feeds/ai.atom" not in written
     assert (custom_state.out / "feeds/ai.atom").read_bytes() == before
 
@@ -230,7 +233,9 @@ def test_a_feed_added_to_the_config_appears_on_an_unchanged_poll(
     )
     result = run_poll(site.config)
     assert not result.read
+    # Its archive page first (the feed links it), then the feed; nothing else changed.
     assert [p.relative_to(site.out).as_posix() for p in result.written] == [
+        "feeds/archive/everything/1.atom",
         "feeds/everything.atom",
         "feeds/everything.rss",
         "feeds/everything.json",

@@ -7,7 +7,7 @@ Protocol and nothing above this package changes.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -87,6 +87,72 @@ class Storage(Protocol):
     def entries_published(self, start: datetime, end: datetime) -> list[Entry]:
         """Entries published in [start, end), newest first."""
         ...
+
+    # -- Feed members, archive pages and accounts (storage/feeds.py) ------------
+
+    def pending_ids(self) -> list[str]:
+        """Articles written or re-tagged since the last publish, oldest published first."""
+        ...
+
+    def mark_all_pending(self) -> None:
+        """Every article's feeds must be worked out again (the feeds themselves changed)."""
+        ...
+
+    def clear_pending(self, ids: Sequence[str]) -> None: ...
+    def entries_of(self, ids: Sequence[str], chars: int | None = None) -> dict[str, Entry]:
+        """The entries of these articles, by id; with `chars`, their text cut to that many."""
+        ...
+
+    def memberships(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """For each of these articles in some feed: its seq in each feed, by feed."""
+        ...
+
+    def last_seq(self, feed: str) -> int:
+        """The seq of the feed's newest member; 0 for an empty feed."""
+        ...
+
+    def add_members(self, rows: Iterable[tuple[str, int, str]]) -> None:
+        """Append (feed, seq, article id) rows."""
+        ...
+
+    def drop_members(self, rows: Iterable[tuple[str, str]]) -> None:
+        """Take (feed, article id) pairs out of their feeds; the others keep their seq."""
+        ...
+
+    def member_feeds(self) -> list[str]:
+        """Every feed that has members or archive pages recorded."""
+        ...
+
+    def drop_feed(self, feed: str) -> list[int]:
+        """Forget a feed that no longer exists: its members and pages; the pages' numbers."""
+        ...
+
+    def archive_end(self, feed: str, keep: int) -> int:
+        """The seq of the newest member the feed's newest `keep` leave out; 0 if none."""
+        ...
+
+    def feed_entries(self, feed: str, limit: int) -> list[Entry]:
+        """The feed's newest `limit` members (by arrival), newest published first."""
+        ...
+
+    def member_entries(self, feed: str, first: int, last: int) -> list[Entry]:
+        """The feed's members with seq from `first` to `last`, in seq order."""
+        ...
+
+    def archive_pages(self, feed: str) -> dict[int, str]:
+        """The feed's archive pages as written: each page's shape, by number."""
+        ...
+
+    def record_pages(self, feed: str, shapes: dict[int, str]) -> None: ...
+    def forget_pages(self, pages: Iterable[tuple[str, int]]) -> None:
+        """(feed, n) pages to write again: one of their articles changed or left."""
+        ...
+
+    def account_slugs(self) -> dict[str, str]:
+        """Every account's slug, by account name."""
+        ...
+
+    def add_account(self, name: str, slug: str) -> None: ...
 
     # -- Polls and meta ------------------------------------------------------
 

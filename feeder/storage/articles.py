@@ -46,11 +46,13 @@ _UPSERT_ROW = (
 """
 )
 _INSERT_TAG = "INSERT INTO tags (article_id, tag, rank, score) VALUES (?, ?, ?, ?)"
-_ARTICLE_COLUMNS = (
+# An article written or re-tagged: the next publish works out its feeds again.
+_PENDING = "INSERT INTO feed_pending (article_id) VALUES (?) ON CONFLICT (article_id) DO NOTHING"
+ARTICLE_COLUMNS = (
     "a.id, a.title, a.url, a.published, a.account, a.content, a.source, a.author, a.editor"
 )
 # Tags in rank order, primary first, as one comma-joined text (tag ids have no commas).
-_ENTRY_COLUMNS = (
+ENTRY_COLUMNS = (
     "a.first_seen, a.changed_at, "
     "(SELECT group_concat(tag, ',') FROM "
     "(SELECT tag FROM tags t WHERE t.article_id = a.id ORDER BY rank))"
@@ -80,6 +82,7 @@ class Articles(Database):
                 for rank, tag in enumerate(verdict.tags)
             ],
         )
+        self.db.execute(_PENDING, (article_id,))
 
     def put_articles(
         self, rows: Sequence[ArticleRow], now: datetime, modes: Sequence[WriteMode]
@@ -115,10 +118,11 @@ class Articles(Database):
                 for rank, (tag, score) in enumerate(row.tags)
             ],
         )
+        self.db.executemany(_PENDING, [(row.id,) for row in rows])
 
     def articles(self) -> Iterator[Article]:
         """Every stored article, in id order (streamed, not loaded whole)."""
-        for row in self.db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles a ORDER BY id"):
+        for row in self.db.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles a ORDER BY id"):
             yield self._article(row)
 
     def count_articles(self) -> int:
@@ -142,7 +146,7 @@ class Articles(Database):
             else "WHERE EXISTS (SELECT 1 FROM tags t WHERE t.article_id = a.id AND t.tag = :tag)"
         )
         sql = (
-            f"SELECT {_ARTICLE_COLUMNS}, {_ENTRY_COLUMNS} FROM articles a {where} "
+            f"SELECT {ARTICLE_COLUMNS}, {ENTRY_COLUMNS} FROM articles a {where} "
             "ORDER BY a.published DESC, a.id DESC LIMIT :limit"
         )
         rows = self.db.execute(sql, {"tag": tag, "limit": -1 if limit is None else limit})
@@ -161,7 +165,7 @@ class Articles(Database):
         else:
             where = ""
         sql = (
-            f"SELECT {_ARTICLE_COLUMNS}, {_ENTRY_COLUMNS} FROM articles a {where} "
+            f"SELECT {ARTICLE_COLUMNS}, {ENTRY_COLUMNS} FROM articles a {where} "
             "ORDER BY a.published DESC, a.id DESC"
         )
         for row in self.db.execute(sql, {"tags": json.dumps(list(tags))}):
@@ -170,7 +174,7 @@ class Articles(Database):
     def entries_published(self, start: datetime, end: datetime) -> list[Entry]:
         """Entries published in [start, end), newest first."""
         sql = (
-            f"SELECT {_ARTICLE_COLUMNS}, {_ENTRY_COLUMNS} FROM articles a "
+            f"SELECT {ARTICLE_COLUMNS}, {ENTRY_COLUMNS} FROM articles a "
             "WHERE a.published >= :start AND a.published < :end "
             "ORDER BY a.published DESC, a.id DESC"
         )

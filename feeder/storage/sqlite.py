@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .articles import Articles
+from .feeds import Feeds
 from .ledger import Ledger
 from .polls import Polls
 from .subscribers import Subscribers
 
 
-class SqliteStorage(Articles, Polls, Subscribers, Ledger):
+class SqliteStorage(Feeds, Polls, Subscribers, Ledger):
     """Every table of one SQLite state file, through one connection."""
 
     @classmethod
