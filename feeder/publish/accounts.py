@@ -3,7 +3,9 @@ the feeds' names and words. A corpus of one account gets no account feeds: its "
 that account's already.
 
 A slug is a stable ASCII file name: from the `__biz` parameter of the account's article URLs
-(WeChat's id for the account), else the account name in pinyin, else a short hash of it.
+(WeChat's id for the account, in every article link), else a short hash of the account name.
+Not a transliteration: pypinyin, the library for it, takes 0.2 s to import, which every
+command would pay at start-up for a fallback that WeChat links almost never need.
 """
 
 from __future__ import annotations
@@ -16,23 +18,19 @@ from collections.abc import Iterable, Mapping, Set
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
-from pypinyin import lazy_pinyin
-
 from ..site import account_feed, index_url
 from ..text import one_line
 from .feeds import FeedInfo, feed_info
 
 ACCOUNTS_SECTION = "accounts"  # the index page's anchor for the account feeds
-SLUG_CHARS = 40  # longer transliterations are cut
-_NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _BIZ = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
 
 
 def choose_slug(name: str, urls: Iterable[str | None], taken: Set[str]) -> str:
     """A slug for account `name` that is not in `taken` (compared case-insensitively, for
-    file systems that ignore case), from the first URL with a `__biz`, else pinyin, else a
-    hash; a clash gets "-2", "-3"…"""
-    base = next((slug for url in urls if (slug := biz_slug(url))), "") or _pinyin(name)
+    file systems that ignore case), from the first URL with a `__biz`, else a hash of the
+    name; a clash gets "-2", "-3"…"""
+    base = next((slug for url in urls if (slug := biz_slug(url))), "")
     base = base or "a-" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
     lowered = {slug.lower() for slug in taken}
     slug, k = base, 1
@@ -59,11 +57,6 @@ def biz_slug(url: str | None) -> str:
     if decoded.isdigit() and decoded.isascii():
         return decoded.decode("ascii")
     return value.replace("+", "-").replace("/", "_").rstrip("=")
-
-
-def _pinyin(name: str) -> str:
-    words = lazy_pinyin(one_line(name), errors="ignore")
-    return _NOT_SLUG.sub("-", "-".join(words).lower()).strip("-")[:SLUG_CHARS].strip("-")
 
 
 def account_feed_infos(slugs: Mapping[str, str], base_url: str) -> list[FeedInfo]:

@@ -33,12 +33,21 @@ from .archive import build_archive
 from .custom import MATCH_CHARS, check_custom_feeds, custom_feed_infos
 from .feeds import FALLBACK_ACCOUNT, FeedInfo, build_opml, feed_info
 from .formats import build_formats
-from .history import build_archive_page, feed_head, moves, page_of, plan_pages, wanted_feeds
+from .history import (
+    ArchiveEntry,
+    archive_entry,
+    build_archive_page,
+    feed_head,
+    moves,
+    page_of,
+    plan_pages,
+    wanted_feeds,
+)
 from .index import INDEX_LATEST, build_index
 
 FEEDS_KEY = "feed_definitions"  # meta: what decided each feed's members at the last publish
 SYNC_BATCH = 500  # articles whose feeds are worked out per round trip to the state
-FRAGMENT_CACHE = 20_000  # archive entries kept for the other feeds' pages of one publish
+ENTRY_CACHE = 20_000  # archive entries kept for the other feeds' pages of one publish
 
 
 def publish(storage: Storage, tags: Sequence[Tag], config: Config) -> list[Path]:
@@ -105,7 +114,8 @@ def sync_members(
     for start in range(0, len(pending), SYNC_BATCH):
         batch = pending[start : start + SYNC_BATCH]
         found = storage.entries_of(batch, chars)
-        where = storage.memberships(batch)
+        feeds = [*defs, *(account_feed(slug) for slug in slugs.values())]
+        where = storage.memberships(batch, feeds)
         entries = [found[ident] for ident in batch if ident in found]
         joins, leaves, stale = [], [], set()
         for entry in entries:
@@ -126,7 +136,7 @@ def sync_members(
         storage.drop_members(leaves)
         storage.add_members(joins)
         storage.forget_pages(sorted(stale))
-        storage.clear_pending(batch)
+    storage.clear_pending()
     return slugs
 
 
@@ -162,15 +172,18 @@ def write_archives(
         # cover the same weeks are built one after the other, while their entries are cached.
         work += [((n - 1) * size / end, feed, n, plan) for n in plan.write]
     work.sort(key=lambda item: (item[0], item[1].name, item[2]))
-    fragments: dict[str, str] = {}
+    # Each entry is built once per article, not once per feed it is in; only the entries
+    # not built yet are read from the state.
+    cache: dict[str, ArchiveEntry] = {}
     files = []
     for _, feed, n, plan in work:
-        if len(fragments) > FRAGMENT_CACHE:
-            fragments.clear()
-        page = storage.member_entries(feed.name, *plan.seqs(n))
-        data = build_archive_page(
-            feed, n, plan.count, page, labels, tz, config.output.base_url, fragments
-        )
+        if len(cache) > ENTRY_CACHE:
+            cache.clear()
+        ids = storage.member_ids(feed.name, *plan.seqs(n))
+        for ident, entry in storage.entries_of([i for i in ids if i not in cache]).items():
+            cache[ident] = archive_entry(entry, labels, feed.account, tz)
+        page = [cache[ident] for ident in ids]
+        data = build_archive_page(feed, n, plan.count, page, tz, config.output.base_url)
         path = out / archive_path(feed.name, n)
         if write_if_changed(path, data):
             files.append(path)

@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 
 from ..config import FeedDef
 from ..model import Entry
@@ -130,24 +130,36 @@ def feed_head(feed: FeedInfo, labels: Mapping[str, str], tz: tzinfo) -> str:
 # -- The bytes ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class ArchiveEntry:
+    """One entry as archive pages write it, built once per article and publish."""
+
+    xml: str  # the <entry> element, indented
+    updated: datetime  # when it last changed: the page's <updated> is its newest entry's
+
+
+def archive_entry(
+    entry: Entry, labels: Mapping[str, str], account: str, tz: tzinfo
+) -> ArchiveEntry:
+    """The entry as the feeds write it, with the excerpt as summary and no content.
+
+    It reads the same in every feed it is in, so the caller may build it once per article:
+    `account` (the feed's author) only shows for an article naming neither author nor
+    account, and such an article is in no account's feed, only in feeds that share one.
+    """
+    return ArchiveEntry(_entry_xml(entry, labels, account, tz), entry_updated(entry))
+
+
 def build_archive_page(
     feed: FeedInfo,
     n: int,
     count: int,
-    entries: Sequence[Entry],
-    labels: Mapping[str, str],
+    entries: Sequence[ArchiveEntry],
     tz: tzinfo,
     base_url: str,
-    fragments: dict[str, str] | None = None,
 ) -> bytes:
-    """Archive page `n` of `count`: `entries` in seq order, written newest first.
-
-    `fragments` caches each entry's XML by article id across the pages of one publish: an
-    entry reads the same in every feed it is in (only the feed's account differs, and all
-    feeds of a site name the same one), so each is built once per article, not per feed.
-    """
-    cache = {} if fragments is None else fragments
-    newest = max((entry_updated(e) for e in entries), default=EMPTY_FEED_UPDATED)
+    """Archive page `n` of `count`: `entries` in seq order, written newest first."""
+    newest = max((e.updated for e in entries), default=EMPTY_FEED_UPDATED)
     links = [
         (archive_page_url(base_url, feed.name, n), "self", ATOM_TYPE),
         (feed.url, "current", ATOM_TYPE),
@@ -170,14 +182,10 @@ def build_archive_page(
         ),
         f"  <subtitle>{xml_escape(feed.subtitle)}</subtitle>",
         "  <fh:archive/>",
+        *(entry.xml for entry in reversed(entries)),
+        "</feed>",
+        "",
     ]
-    for entry in reversed(entries):
-        key = entry.article.id
-        fragment = cache.get(key)
-        if fragment is None:
-            fragment = cache[key] = _entry_xml(entry, labels, feed.account, tz)
-        lines.append(fragment)
-    lines += ["</feed>", ""]
     return "\n".join(lines).encode("utf-8", "surrogatepass")
 
 

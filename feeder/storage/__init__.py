@@ -98,13 +98,16 @@ class Storage(Protocol):
         """Every article's feeds must be worked out again (the feeds themselves changed)."""
         ...
 
-    def clear_pending(self, ids: Sequence[str]) -> None: ...
+    def clear_pending(self) -> None:
+        """Every pending article has its feeds: the publish that read them is done."""
+        ...
+
     def entries_of(self, ids: Sequence[str], chars: int | None = None) -> dict[str, Entry]:
         """The entries of these articles, by id; with `chars`, their text cut to that many."""
         ...
 
-    def memberships(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
-        """For each of these articles in some feed: its seq in each feed, by feed."""
+    def memberships(self, ids: Sequence[str], feeds: Sequence[str]) -> dict[str, dict[str, int]]:
+        """For each of these articles in some of these feeds: its seq in each, by feed."""
         ...
 
     def last_seq(self, feed: str) -> int:
@@ -135,8 +138,8 @@ class Storage(Protocol):
         """The feed's newest `limit` members (by arrival), newest published first."""
         ...
 
-    def member_entries(self, feed: str, first: int, last: int) -> list[Entry]:
-        """The feed's members with seq from `first` to `last`, in seq order."""
+    def member_ids(self, feed: str, first: int, last: int) -> list[str]:
+        """The ids of the feed's members with seq from `first` to `last`, in seq order."""
         ...
 
     def archive_pages(self, feed: str) -> dict[int, str]:

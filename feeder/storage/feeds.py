@@ -36,10 +36,9 @@ class Feeds(Articles):
             "WHERE id NOT IN (SELECT article_id FROM feed_pending)"
         )
 
-    def clear_pending(self, ids: Sequence[str]) -> None:
-        self.db.executemany(
-            "DELETE FROM feed_pending WHERE article_id = ?", [(ident,) for ident in ids]
-        )
+    def clear_pending(self) -> None:
+        """Every pending article has its feeds: the publish that read them is done."""
+        self.db.execute("DELETE FROM feed_pending")
 
     def entries_of(self, ids: Sequence[str], chars: int | None = None) -> dict[str, Entry]:
         """The entries of these articles, by id (an id not stored is left out); with `chars`,
@@ -57,14 +56,18 @@ class Feeds(Articles):
 
     # -- Members ---------------------------------------------------------------------------
 
-    def memberships(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
-        """For each of these articles that is in some feed: its seq in each feed, by feed."""
+    def memberships(self, ids: Sequence[str], feeds: Sequence[str]) -> dict[str, dict[str, int]]:
+        """For each of these articles in some of these feeds: its seq in each, by feed."""
+        # Through the (feed, article_id) key: an index of its own on article_id would cost
+        # every insert of a 100,000-article build more than these look-ups save.
         sql = (
             "SELECT article_id, feed, seq FROM feed_members "
-            "WHERE article_id IN (SELECT value FROM json_each(:ids))"
+            "WHERE feed IN (SELECT value FROM json_each(:feeds)) "
+            "AND article_id IN (SELECT value FROM json_each(:ids))"
         )
         found: dict[str, dict[str, int]] = {}
-        for ident, feed, seq in self.db.execute(sql, {"ids": json.dumps(list(ids))}):
+        values = {"ids": json.dumps(list(ids)), "feeds": json.dumps(list(feeds))}
+        for ident, feed, seq in self.db.execute(sql, values):
             found.setdefault(str(ident), {})[str(feed)] = int(seq)
         return found
 
@@ -121,14 +124,14 @@ class Feeds(Articles):
         )
         return [self._entry(row) for row in self.db.execute(sql, {"feed": feed, "limit": limit})]
 
-    def member_entries(self, feed: str, first: int, last: int) -> list[Entry]:
-        """The feed's members with seq from `first` to `last`, in seq order."""
+    def member_ids(self, feed: str, first: int, last: int) -> list[str]:
+        """The ids of the feed's members with seq from `first` to `last`, in seq order."""
         sql = (
-            f"{_ENTRIES_OF} JOIN feed_members m ON m.article_id = a.id "
-            "WHERE m.feed = :feed AND m.seq BETWEEN :first AND :last ORDER BY m.seq"
+            "SELECT article_id FROM feed_members "
+            "WHERE feed = :feed AND seq BETWEEN :first AND :last ORDER BY seq"
         )
         rows = self.db.execute(sql, {"feed": feed, "first": first, "last": last})
-        return [self._entry(row) for row in rows]
+        return [str(row[0]) for row in rows]
 
     # -- Archive pages -----------------------------------------------------------------------
 

@@ -242,7 +242,6 @@ def _v7(db: sqlite3.Connection) -> None:
             PRIMARY KEY (feed, seq),
             UNIQUE (feed, article_id)
         );
-        CREATE INDEX feed_members_by_article ON feed_members (article_id);
 
         CREATE TABLE archive_pages (
             feed TEXT NOT NULL,
