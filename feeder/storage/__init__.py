@@ -7,7 +7,7 @@ Protocol and nothing above this package changes.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -78,10 +78,6 @@ class Storage(Protocol):
 
     def entries(self, tag: str | None = None, limit: int | None = None) -> list[Entry]:
         """Published entries, newest first (ties by id, descending), optionally of one tag."""
-        ...
-
-    def iter_entries(self, tags: Sequence[str] = ()) -> Generator[Entry, None, None]:
-        """Entries newest first, streamed; with `tags`, those carrying any of them."""
         ...
 
     def entries_published(self, start: datetime, end: datetime) -> list[Entry]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from ..model import Article, ArticleRow, Classification, Entry, WriteMode
@@ -151,25 +150,6 @@ class Articles(Database):
         )
         rows = self.db.execute(sql, {"tag": tag, "limit": -1 if limit is None else limit})
         return [self._entry(row) for row in rows]
-
-    def iter_entries(self, tags: Sequence[str] = ()) -> Generator[Entry, None, None]:
-        """Published entries, newest first as `entries` orders them, streamed: a caller that
-        wants the newest few that pass a filter of its own stops reading when it has them.
-        With `tags`, only entries carrying any of them (no tags: every entry)."""
-        if tags:
-            # json_each keeps the SQL static whatever the number of tags.
-            where = (
-                "WHERE EXISTS (SELECT 1 FROM tags t WHERE t.article_id = a.id"
-                " AND t.tag IN (SELECT value FROM json_each(:tags)))"
-            )
-        else:
-            where = ""
-        sql = (
-            f"SELECT {ARTICLE_COLUMNS}, {ENTRY_COLUMNS} FROM articles a {where} "
-            "ORDER BY a.published DESC, a.id DESC"
-        )
-        for row in self.db.execute(sql, {"tags": json.dumps(list(tags))}):
-            yield self._entry(row)
 
     def entries_published(self, start: datetime, end: datetime) -> list[Entry]:
         """Entries published in [start, end), newest first."""
