@@ -5,8 +5,10 @@ what it holds changed."""
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,7 +22,15 @@ from feeder.model import Article, Classification
 from feeder.publish import publish
 from feeder.publish.feeds import entry_id
 from feeder.publish.history import plan_pages
-from tests.conftest import FEED_TAGS, SHANGHAI, FeedState, make_article, open_feed_state
+from tests.conftest import (
+    FEED_TAGS,
+    SHANGHAI,
+    FeedState,
+    Site,
+    make_article,
+    open_feed_state,
+    run_poll,
+)
 
 BASE = "http://127.0.0.1:8000/"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -249,3 +259,26 @@ def test_plan_pages_writes_what_changed() -> None:
 def test_archive_size_must_be_a_positive_whole_number(tmp_path: Path, value: str) -> None:
     with pytest.raises(ConfigError, match=r"output\.archive_size"):
         parse_config(f"[output]\narchive_size = {value}\n", tmp_path)
+
+
+def test_a_state_from_before_archives_gets_them_on_an_unchanged_poll(
+    make_site: Callable[..., Site],
+) -> None:
+    site = make_site(extra="max_entries = 20\narchive_size = 10\n")  # the 54 seed articles
+    run_poll(site.config)
+    first, _ = walk(site.out, "all")
+    # Back to schema v6, as a state written before archived feeds: the upgrade makes every
+    # article pending, and the next poll publishes them though the corpus is unchanged.
+    db = sqlite3.connect(site.state)
+    with db:
+        for table in ("feed_members", "archive_pages", "feed_pending", "accounts"):
+            db.execute(f"DROP TABLE {table}")
+        db.execute("DELETE FROM meta WHERE key = 'feed_definitions'")
+        db.execute("PRAGMA user_version = 6")
+    db.close()
+    shutil.rmtree(site.out / "feeds/archive")
+    result = run_poll(site.config)
+    assert not result.read
+    ids, pages = walk(site.out, "all")
+    assert len(ids) == len(set(ids)) == 54 and len(pages) == 4
+    assert sorted(ids) == sorted(first)

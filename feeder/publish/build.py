@@ -181,7 +181,7 @@ def write_archives(
             cache.clear()
         ids = storage.member_ids(feed.name, *plan.seqs(n))
         for ident, entry in storage.entries_of([i for i in ids if i not in cache]).items():
-            cache[ident] = archive_entry(entry, labels, feed.account, tz)
+            cache[ident] = archive_entry(entry, labels, tz)
         page = [cache[ident] for ident in ids]
         data = build_archive_page(feed, n, plan.count, page, tz, config.output.base_url)
         path = out / archive_path(feed.name, n)

@@ -29,6 +29,7 @@ from .custom import matches
 from .feeds import (
     ATOM_TYPE,
     EMPTY_FEED_UPDATED,
+    FALLBACK_ACCOUNT,
     NO_TITLE,
     FeedInfo,
     entry_author,
@@ -120,7 +121,9 @@ def _shape(n: int, count: int, end: int, size: int, head: str) -> str:
 def feed_head(feed: FeedInfo, labels: Mapping[str, str], tz: tzinfo) -> str:
     """A short digest of everything about a feed that its archive pages show besides their
     entries: when it changes (a new base_url, a renamed tag), every page is written again."""
-    words = [feed.id, feed.title, feed.subtitle, feed.account, feed.url, feed.html_url]
+    # Not the feed's title, subtitle or author: those name the newest article's account,
+    # which in a corpus of several accounts changes from poll to poll.
+    words = [feed.id, feed.label, feed.url, feed.html_url]
     words += [f"{tag}={label}" for tag, label in sorted(labels.items())]
     words.append(str(tz))
     data = json.dumps(words, ensure_ascii=False).encode("utf-8", "surrogatepass")
@@ -138,16 +141,15 @@ class ArchiveEntry:
     updated: datetime  # when it last changed: the page's <updated> is its newest entry's
 
 
-def archive_entry(
-    entry: Entry, labels: Mapping[str, str], account: str, tz: tzinfo
-) -> ArchiveEntry:
+def archive_entry(entry: Entry, labels: Mapping[str, str], tz: tzinfo) -> ArchiveEntry:
     """The entry as the feeds write it, with the excerpt as summary and no content.
 
-    It reads the same in every feed it is in, so the caller may build it once per article:
-    `account` (the feed's author) only shows for an article naming neither author nor
-    account, and such an article is in no account's feed, only in feeds that share one.
+    It reads the same in every feed it is in, so the caller may build it once per article.
+    An article naming neither author nor account is credited to "feeder", not to the
+    site's account as in the subscription documents: that is the newest article's, and a
+    page must not change with it.
     """
-    return ArchiveEntry(_entry_xml(entry, labels, account, tz), entry_updated(entry))
+    return ArchiveEntry(_entry_xml(entry, labels, FALLBACK_ACCOUNT, tz), entry_updated(entry))
 
 
 def build_archive_page(
@@ -173,14 +175,14 @@ def build_archive_page(
         "<?xml version='1.0' encoding='UTF-8'?>",
         f'<feed xmlns="http://www.w3.org/2005/Atom" xmlns:fh="{HISTORY_NS}" xml:lang="zh-CN">',
         f"  <id>{xml_escape(feed.id)}</id>",
-        f"  <title>{xml_escape(feed.title)} · 存档 {n}</title>",
+        f"  <title>{xml_escape(feed.label)} · 存档 {n}</title>",
         f"  <updated>{newest.astimezone(tz).isoformat()}</updated>",
-        f"  <author><name>{xml_escape(feed.account)}</name></author>",
+        # Every entry names its author; an empty page (its articles all left) needs one here.
+        *([] if entries else [f"  <author><name>{FALLBACK_ACCOUNT}</name></author>"]),
         *(
             f'  <link href="{xml_escape(href)}" rel="{rel}" type="{kind}"/>'
             for href, rel, kind in links
         ),
-        f"  <subtitle>{xml_escape(feed.subtitle)}</subtitle>",
         "  <fh:archive/>",
         *(entry.xml for entry in reversed(entries)),
         "</feed>",
