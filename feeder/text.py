@@ -26,7 +26,11 @@ _CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
 _BRACKETED = re.compile(r"^\s*【[^】]*】")
 _BREAK_BY_CJK = re.compile(f"(?<=[{_CJK}])\\s*\n\\s*|\\s*\n\\s*(?=[{_CJK}])")
 _URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
-_SPACE = re.compile(r"\s")  # what str.isspace() calls white space, found at C speed
+_SPACE = re.compile(r"\s")
+# An http(s) URL with a plain host name and only characters that need no quoting.
+_PLAIN_URL = re.compile(
+    r"(?i:https?)://[A-Za-z0-9.-]+(?::[0-9]*)?(?:[/?#][A-Za-z0-9" + re.escape(_URL_SAFE) + r"]*)?"
+)  # what str.isspace() calls white space, found at C speed
 # What must not reach a log line or a terminal as is: control characters (an escape sequence
 # can rewrite the operator's screen), and the invisible format characters that reorder or
 # hide text (bidirectional overrides, zero-width characters).
@@ -60,6 +64,10 @@ def web_url(url: str | None) -> str | None:
     url = url.strip()
     if len(url) > URL_CHARS or NOT_XML.search(url) or _SPACE.search(url):
         return None
+    if _PLAIN_URL.fullmatch(url):
+        # The common case, decided without urlsplit: a plain host, and nothing quote would
+        # change. The same answer as below, several times faster.
+        return url
     try:
         parts = urlsplit(url)
     except ValueError:  # e.g. "http://[": an unclosed IPv6 host

@@ -20,6 +20,8 @@ import json
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from functools import cache
+from html import escape
 
 from ..config import FeedDef
 from ..model import Entry
@@ -192,28 +194,35 @@ def build_archive_page(
 
 
 def _entry_xml(entry: Entry, labels: Mapping[str, str], account: str, tz: tzinfo) -> str:
-    """One Atom entry as the feeds write it, with the excerpt as its summary and no content."""
+    """One Atom entry as the feeds write it, with the excerpt as its summary and no content.
+
+    Text that went through one_line, excerpt or web_url is XML-safe already: it is only
+    escaped (html.escape), not cleaned again, which at 100,000 entries is seconds.
+    """
     article = entry.article
     url = web_url(article.url)
     parts = [
         "  <entry>",
-        f"    <id>{xml_escape(entry_id(article.id))}</id>",
-        f"    <title>{xml_escape(one_line(article.title) or NO_TITLE)}</title>",
+        f"    <id>{entry_id(article.id)}</id>",  # percent-encoded: nothing to escape
+        f"    <title>{escape(one_line(article.title) or NO_TITLE)}</title>",
         f"    <updated>{entry_updated(entry).astimezone(tz).isoformat()}</updated>",
-        f"    <author><name>{xml_escape(entry_author(entry, account))}</name></author>",
+        f"    <author><name>{escape(entry_author(entry, account))}</name></author>",
     ]
     if url is not None:
-        parts.append(f'    <link href="{xml_escape(url)}" rel="alternate"/>')
-    for tag in entry.tags:
-        if tag in labels:
-            term, label = xml_escape(tag), xml_escape(labels[tag])
-            parts.append(f'    <category term="{term}" label="{label}"/>')
-        else:
-            parts.append(f'    <category term="{xml_escape(tag)}"/>')
+        parts.append(f'    <link href="{escape(url)}" rel="alternate"/>')
+    parts += [_category(tag, labels.get(tag)) for tag in entry.tags]
     parts.append(f"    <published>{article.published.astimezone(tz).isoformat()}</published>")
-    summary = xml_escape(entry_summary(entry))
+    summary = escape(entry_summary(entry))
     parts.append(f'    <summary type="text">{summary}</summary>')
     if url is None:  # Atom wants content where there is no link to the article
         parts.append(f'    <content type="text">{summary}</content>')
     parts.append("  </entry>")
     return "\n".join(parts)
+
+
+@cache
+def _category(tag: str, label: str | None) -> str:
+    # A handful of tags over 100,000 entries: each line is escaped once.
+    if label is None:
+        return f'    <category term="{xml_escape(tag)}"/>'
+    return f'    <category term="{xml_escape(tag)}" label="{xml_escape(label)}"/>'
