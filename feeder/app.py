@@ -330,7 +330,12 @@ class Feeder:
         fresh = not force and not retuned
         if fresh and corpus_unchanged(last, path, stat.st_size, stat.st_mtime_ns):
             custom = [feed.name for feed in config.feeds]
-            if all((config.output.dir / n).exists() for n in site_files(self.tags, custom)):
+            outputs = site_files(self.tags, custom)
+            # Articles still pending (a state just upgraded to archived feeds) are published
+            # even when the corpus is unchanged.
+            if all((config.output.dir / n).exists() for n in outputs) and not (
+                storage.pending_ids()
+            ):
                 return PollResult(read=False)
             with storage.transaction():
                 written = publish(storage, self.tags, config)

@@ -55,7 +55,8 @@ class StateSection:
 class OutputSection:
     dir: Path = Path("out")  # where feeds, the index page and newsletter previews go
     base_url: str = "http://localhost:8000/"  # where `dir` is served; makes links absolute
-    max_entries: int = 50  # entries per feed
+    max_entries: int = 50  # entries per feed's subscription document
+    archive_size: int = 100  # entries per archive page (RFC 5005) of the older entries
     websub_hub: str = ""  # a WebSub hub to link from every feed and ping after a poll; "" = none
 
 
@@ -288,6 +289,7 @@ RANGES: dict[tuple[str, str], tuple[float, float]] = {
     ("corpus", "min_year"): CALENDAR_YEARS,
     ("corpus", "max_year"): CALENDAR_YEARS,
     ("output", "max_entries"): (1, 10_000),
+    ("output", "archive_size"): (1, 10_000),
     ("schedule", "poll_seconds"): (1, 7 * 86_400),
     ("smtp", "port"): (1, 65_535),
     ("smtp", "timeout"): (0.1, 3_600),

@@ -32,7 +32,8 @@ url = ""
 [output]
 dir = "out"                        # feeds, index.html, feeds.opml, newsletter previews
 base_url = "http://localhost:8000/" # where `dir` is served: absolute links in feeds and mail
-max_entries = 50                   # entries per feed
+max_entries = 50                   # entries in each feed's document; older ones are archived
+archive_size = 100                 # entries per archive page, feeds/archive/<feed>/<n>.atom
 websub_hub = ""                    # a WebSub hub URL: every feed links it, polls ping it; "" = none
 
 [taxonomy]

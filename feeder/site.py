@@ -21,6 +21,8 @@ SUBSCRIBE = "subscribe"  # the sign-up form, served by the web application, not 
 # Every feed is written in each of these formats, from the same entries; each is the file's
 # extension. Atom comes first: it is the one the OPML list names.
 FORMATS = ("atom", "rss", "json")
+FEEDS_ARCHIVE = "feeds/archive"  # each feed's archive pages, in a folder named for the feed
+ACCOUNT_DIR = "account"  # per-account feeds are feeds/account/<slug>.*
 
 
 def feed_names(tags: Sequence[Tag], custom: Sequence[str] = ()) -> list[str]:
@@ -36,6 +38,21 @@ def feed_path(name: str, fmt: str = "atom") -> str:
 
 def feed_url(base_url: str, name: str, fmt: str = "atom") -> str:
     return base_url + feed_path(name, fmt)
+
+
+def account_feed(slug: str) -> str:
+    """An account's feed name: its files are feeds/account/<slug>.{atom,rss,json}."""
+    return f"{ACCOUNT_DIR}/{slug}"
+
+
+def archive_path(name: str, n: int) -> str:
+    """Page `n` (1 = oldest) of a feed's archive (RFC 5005), relative to the output folder.
+    Archives are Atom only."""
+    return f"{FEEDS_ARCHIVE}/{name}/{n}.atom"
+
+
+def archive_page_url(base_url: str, name: str, n: int) -> str:
+    return base_url + archive_path(name, n)
 
 
 def index_url(base_url: str, section: str | None = None) -> str:

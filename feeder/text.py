@@ -97,10 +97,19 @@ def excerpt(content: str, limit: int = EXCERPT_CHARS, title: str = "") -> str:
     A text that opens by repeating `title` (common for notices) starts after it. Line
     breaks next to Chinese characters join without a space.
     """
-    text = _joined(content)
     heading = _joined(_BRACKETED.sub("", title))  # "【通知】…": the text lacks the tag
-    if heading and text.startswith(heading):
-        text = text[len(heading) :].lstrip(" ：:，,")
+    # Join a growing prefix, not the whole text: joining a prefix gives a prefix of the
+    # joined whole (only whitespace at its end can differ), so once it reaches past the
+    # heading and the limit the excerpt is settled. A long article costs what a short one does.
+    size = len(heading) + limit + 64
+    while True:
+        joined = _joined(content[:size])
+        text = joined
+        if heading and text.startswith(heading):
+            text = text[len(heading) :].lstrip(" ：:，,")
+        if size >= len(content) or (len(joined) > len(heading) and len(text) > limit):
+            break
+        size *= 4
     if len(text) <= limit:
         return text
     cut = text[:limit]

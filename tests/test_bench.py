@@ -60,6 +60,8 @@ def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
         "unchanged re-poll, whole process",
         "re-poll after appending 100, JSON array",
         "re-poll after appending 100, JSON Lines",
+        "build with archives: first (1,000 articles)",
+        "build with archives: after 100 appended (publish)",
         "classification throughput (characters read)",
         "render one newsletter week of 500 articles",
         "corpus write → all.atom, p95 of 20 appends (daemon, poll_seconds 300)",

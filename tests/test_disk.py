@@ -88,7 +88,8 @@ def changed(site: Site) -> Site:
 def test_a_read_only_output_folder_fails_the_poll_and_keeps_everything(changed: Site) -> None:
     site = changed
     state, files, listing = dump(site), outputs(site), tree(site.out)
-    folders = [site.out, site.out / "feeds"]
+    # Every folder of it, archive pages' included.
+    folders = [site.out, *(path for path in site.out.rglob("*") if path.is_dir())]
     for folder in folders:
         folder.chmod(0o555)
     try:
@@ -120,7 +121,22 @@ def state_writes(site: Site, step: str) -> int:
     return reach
 
 
-def test_a_full_disk_while_publishing_fails_the_poll_and_keeps_everything(site: Site) -> None:
+def largest_output(site: Site) -> int:
+    """The size of the largest file a poll of the site writes, found on a copy of it."""
+    copy = site.root.parent / f"{site.root.name}-outputs"
+    shutil.copytree(site.root, copy)
+    poll(Site(copy, copy / "feeder.toml", copy / "data" / "corpus.json"))
+    largest = max(path.stat().st_size for path in (copy / "out").rglob("*") if path.is_file())
+    shutil.rmtree(copy)
+    return largest
+
+
+def test_a_full_disk_while_publishing_fails_the_poll_and_keeps_everything(
+    make_site: Callable[..., Site],
+) -> None:
+    # Room for every article in the feeds' documents: no archive page is written before
+    # the feeds that outgrow the disk (pages that were would hold their new bytes).
+    site = make_site(extra="max_entries = 100\n")
     assert poll(site) == "54 new, 0 updated, 0 unchanged, 0 skipped\n"
     # A new article big enough that its feeds outgrow what the state needs before them.
     big = record("disk-big", title="新发布的科研成果", time="2026/2/6", content="科研。" * 120_000)
@@ -137,20 +153,29 @@ def test_a_full_disk_while_publishing_fails_the_poll_and_keeps_everything(site: 
 
 def test_a_full_disk_at_commit_fails_the_poll_and_keeps_the_state(site: Site) -> None:
     assert poll(site) == "54 new, 0 updated, 0 unchanged, 0 skipped\n"
-    # An old article with a long text and no category: too old for any feed, so nothing is
-    # published, but the state file must grow by a megabyte to hold it.
-    old = record("disk-old", title="旧闻", time="2001/1/1", content="。" * 400_000)
-    site.write_corpus([*seed_records(), old])
+    # Old articles with long texts and no category: the state file must grow by megabytes to
+    # hold them. They arrive in the feed of everything, whose documents are written before
+    # the commit fails (they hold their new bytes, which the next poll keeps); but that
+    # holds the full text of only 50, the archive pages summaries: less than the state needs.
+    old = [
+        record(f"disk-old-{i}", title="旧闻", time="2001/1/1", content="。" * 20_000)
+        for i in range(200)
+    ]
+    site.write_corpus([*seed_records(), *old])
     state, files = dump(site), outputs(site)
     before = site.state.stat().st_size
-    limit = state_writes(site, "poll-published") + (64 << 10)
+    # Room for the feed that now holds the article, not for the state's checkpoint.
+    limit = max(state_writes(site, "poll-published"), largest_output(site)) + (64 << 10)
     message = run_child(site, "poll", max_file=limit)
     assert message.startswith(f"Error: {site.state}: cannot write the state: "), message
     db = sqlite3.connect(site.state)
     assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     db.close()
-    assert dump(site) == state and outputs(site) == files
-    assert poll(site) == "1 new, 0 updated, 54 unchanged, 0 skipped\n"
+    assert dump(site) == state
+    written = outputs(site)
+    assert written != files
+    assert poll(site) == "200 new, 0 updated, 54 unchanged, 0 skipped\n"
+    assert outputs(site) == written
     assert site.state.stat().st_size > max(limit, before)  # it did need the room
     assert poll(site) == "unchanged\n"
 

@@ -214,7 +214,7 @@ def test_bad_config_is_one_error_line(site: Site) -> None:
     assert code == 1
     assert err == (
         f"Error: {site.config_path}: unknown key output.max_entrys "
-        "(known in [output]: dir, base_url, max_entries, websub_hub)\n"
+        "(known in [output]: dir, base_url, max_entries, archive_size, websub_hub)\n"
     )
 
 

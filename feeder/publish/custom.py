@@ -1,6 +1,6 @@
 """Custom feeds, the `[[feeds]]` tables of the config: which articles each holds (pure
-matching), reading only as many of the newest as it needs, and the checks that need the
-taxonomy, which the config loader does not read.
+matching, once per article as a publish takes it in: see publish/build.py), and the checks
+that need the taxonomy, which the config loader does not read.
 
 Matching cost is bounded per article: the patterns see the title and the first
 MATCH_CHARS characters of the text, never more. That bounds the time of an ordinary
@@ -13,15 +13,12 @@ repeats and names the cure (an atomic group `(?>…)` or a possessive `a++`, Pyt
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import closing
 from dataclasses import replace
-from itertools import islice
 
 from ..config import FeedDef
 from ..errors import ConfigError
 from ..model import Entry, Tag
 from ..site import index_url
-from ..storage import Storage
 from ..text import one_line
 from .feeds import FeedInfo, feed_info
 
@@ -42,22 +39,6 @@ def matches(feed: FeedDef, entry: Entry) -> bool:
     if feed.include is not None and feed.include.search(text) is None:
         return False
     return feed.exclude is None or feed.exclude.search(text) is None
-
-
-def custom_entries(
-    storage: Storage, feeds: Sequence[FeedDef], limit: int
-) -> dict[str, list[Entry]]:
-    """Each custom feed's newest `limit` matching entries, newest first, by feed name.
-
-    The state streams entries newest first, already narrowed to the feed's tags, and the
-    reading stops at the `limit`-th match: a feed of common articles reads a few more than
-    `limit` rows, however large the state. Only a pattern that rarely matches reads far.
-    """
-    found: dict[str, list[Entry]] = {}
-    for feed in feeds:
-        with closing(storage.iter_entries(feed.tags)) as stream:
-            found[feed.name] = list(islice((e for e in stream if matches(feed, e)), limit))
-    return found
 
 
 def check_custom_feeds(feeds: Sequence[FeedDef], tags: Sequence[Tag]) -> None:

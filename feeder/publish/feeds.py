@@ -51,6 +51,7 @@ ENTRY_ID_PREFIX = "tag:feeder,2026:article/"
 ISSUE_ID_PREFIX = "tag:feeder,2026:issue/"
 NO_TITLE = "（无标题）"
 NO_TEXT = "（无正文）"
+ACCOUNTS_FOLDER = "按公众号"  # the OPML folder of the per-account feeds
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ class FeedInfo:
     id: str  # the feed's tag: URI
     files: tuple[FeedFile, ...]  # the feed in each format it is written in, Atom first
     hub: str = ""  # the WebSub hub it names with rel="hub"; "" for none
+    prev_archive: str = ""  # its newest archive page (RFC 5005), "" while it has none
 
 
 def feed_info(name: str, label: str, subtitle: str, account: str, base_url: str) -> FeedInfo:
@@ -156,16 +158,21 @@ def build_rss(
         fe.summary(html.escape(entry_summary(entry), quote=False))
         fe.dc.dc_creator(entry_author(entry, feed.account))
     data = bytes(fg.rss_str(pretty=True))
-    return data if not feed.hub else _with_hub(data, feed.hub)
+    links = [f'<atom:link href="{xml_escape(feed.hub)}" rel="hub"/>'] if feed.hub else []
+    if feed.prev_archive:
+        href = xml_escape(feed.prev_archive)
+        links.append(f'<atom:link href="{href}" rel="prev-archive" type="{ATOM_TYPE}"/>')
+    return _with_links(data, links)
 
 
-def _with_hub(rss: bytes, hub: str) -> bytes:
-    """The RSS document with an atom:link rel="hub" beside its self link: feedgen writes
-    only the self one in RSS, whatever links the feed has."""
+def _with_links(rss: bytes, links: Sequence[str]) -> bytes:
+    """The RSS document with more atom:link elements (rel="hub", rel="prev-archive") beside
+    its self link: feedgen writes only the self one in RSS, whatever links the feed has."""
+    if not links:
+        return rss
     start = rss.index(b"<atom:link ")
     end = rss.index(b"/>", start) + 2
-    link = f'\n    <atom:link href="{xml_escape(hub)}" rel="hub"/>'.encode()
-    return rss[:end] + link + rss[end:]
+    return rss[:end] + "".join(f"\n    {link}" for link in links).encode() + rss[end:]
 
 
 def build_issues_feed(
@@ -210,6 +217,8 @@ def _start_feed(
     fg.link(href=self_url or feed.url, rel="self", type=self_type)
     if feed.hub:
         fg.link(href=feed.hub, rel="hub")
+    if feed.prev_archive:
+        fg.link(href=feed.prev_archive, rel="prev-archive", type=ATOM_TYPE)
     # Last: feedgen makes the last link RSS's channel <link>, which must be the web page.
     fg.link(href=feed.html_url, rel="alternate", type="text/html")
     fg.generator("feeder", version=__version__)
@@ -255,8 +264,10 @@ def entry_summary(entry: Entry) -> str:
     """A plain excerpt of the text. An article without text (a video, a picture post) still
     says so: validators and readers flag an entry with neither summary nor content."""
     article = entry.article
-    body = content_html(article.content)
-    return excerpt(article.content, title=article.title) if body else NO_TEXT
+    summary = excerpt(article.content, title=article.title)
+    # Only an empty excerpt needs the (slower) look at the whole text: a text that merely
+    # repeats the title has a body but no excerpt.
+    return summary if summary or content_html(article.content) else NO_TEXT
 
 
 def entry_id(article_id: str) -> str:
@@ -274,8 +285,9 @@ def content_html(text: str) -> str:
     )
 
 
-def build_opml(feeds: Sequence[FeedInfo], account: str) -> bytes:
-    """OPML 2.0 listing every feed, for importing them all into a reader at once."""
+def build_opml(feeds: Sequence[FeedInfo], account: str, accounts: Sequence[FeedInfo] = ()) -> bytes:
+    """OPML 2.0 listing every feed, for importing them all into a reader at once; the
+    per-account feeds, if any, in a folder of their own."""
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<opml version="2.0">',
@@ -284,14 +296,21 @@ def build_opml(feeds: Sequence[FeedInfo], account: str) -> bytes:
         "  </head>",
         "  <body>",
     ]
-    for feed in feeds:
-        title = xml_escape(feed.title)
-        lines.append(
-            f'    <outline type="rss" text="{title}" title="{title}"'
-            f' xmlUrl="{xml_escape(feed.url)}" htmlUrl="{xml_escape(feed.html_url)}"/>'
-        )
+    lines += [_outline(feed, "    ") for feed in feeds]
+    if accounts:
+        lines.append(f'    <outline text="{ACCOUNTS_FOLDER}" title="{ACCOUNTS_FOLDER}">')
+        lines += [_outline(feed, "      ") for feed in accounts]
+        lines.append("    </outline>")
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines).encode("utf-8")
+
+
+def _outline(feed: FeedInfo, indent: str) -> str:
+    title = xml_escape(feed.title)
+    return (
+        f'{indent}<outline type="rss" text="{title}" title="{title}"'
+        f' xmlUrl="{xml_escape(feed.url)}" htmlUrl="{xml_escape(feed.html_url)}"/>'
+    )
 
 
 def entry_updated(entry: Entry) -> datetime:

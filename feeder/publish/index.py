@@ -12,6 +12,7 @@ from ..model import Entry, Tag
 from ..site import OPML, archive_url, subscribe_url
 from ..templating import Templates
 from ..text import one_line, shorten, web_url
+from .accounts import ACCOUNTS_SECTION
 from .feeds import ATOM_TYPE, NO_TITLE, FeedInfo
 
 INDEX_LATEST = 5  # articles listed per category on the index page
@@ -47,9 +48,11 @@ def build_index(
     newsletter: str,
     base_url: str,
     tz: tzinfo,
+    accounts: Sequence[FeedInfo] = (),
 ) -> bytes:
     """The page, as UTF-8 bytes: every feed with its address, the newsletter's sign-up form
-    and archive (`newsletter` is its title), then each tag's newest articles."""
+    and archive (`newsletter` is its title), then each tag's newest articles, then the
+    per-account feeds (`accounts`) if there are any."""
     urls = {feed.name: feed.url for feed in feeds}
     sections = [
         IndexSection(
@@ -70,6 +73,8 @@ def build_index(
         "subscribe_url": subscribe_url(base_url),
         "archive_url": archive_url(base_url),
         "sections": sections,
+        "accounts": accounts,
+        "accounts_id": ACCOUNTS_SECTION,
     }
     return templates.render(TEMPLATE, context, what="index page").encode("utf-8")
 

@@ -8,7 +8,7 @@ and nothing above this package knows which one runs.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -113,10 +113,6 @@ class Storage(Protocol):
         """Published entries, newest first (ties by id, descending), optionally of one tag."""
         ...
 
-    def iter_entries(self, tags: Sequence[str] = ()) -> Generator[Entry, None, None]:
-        """Entries newest first, streamed; with `tags`, those carrying any of them."""
-        ...
-
     def entries_published(self, start: datetime, end: datetime) -> list[Entry]:
         """Entries published in [start, end), newest first."""
         ...
@@ -132,6 +128,75 @@ class Storage(Protocol):
         ...
 
     def label(self, article_id: str) -> Correction | None: ...
+
+    # -- Feed members, archive pages and accounts (storage/feeds.py) ------------
+
+    def pending_ids(self) -> list[str]:
+        """Articles written or re-tagged since the last publish, oldest published first."""
+        ...
+
+    def mark_all_pending(self) -> None:
+        """Every article's feeds must be worked out again (the feeds themselves changed)."""
+        ...
+
+    def clear_pending(self) -> None:
+        """Every pending article has its feeds: the publish that read them is done."""
+        ...
+
+    def entries_of(self, ids: Sequence[str], chars: int | None = None) -> dict[str, Entry]:
+        """The entries of these articles, by id; with `chars`, their text cut to that many."""
+        ...
+
+    def memberships(self, ids: Sequence[str], feeds: Sequence[str]) -> dict[str, dict[str, int]]:
+        """For each of these articles in some of these feeds: its seq in each, by feed."""
+        ...
+
+    def last_seq(self, feed: str) -> int:
+        """The seq of the feed's newest member; 0 for an empty feed."""
+        ...
+
+    def add_members(self, rows: Iterable[tuple[str, int, str]]) -> None:
+        """Append (feed, seq, article id) rows."""
+        ...
+
+    def drop_members(self, rows: Iterable[tuple[str, str]]) -> None:
+        """Take (feed, article id) pairs out of their feeds; the others keep their seq."""
+        ...
+
+    def member_feeds(self) -> list[str]:
+        """Every feed that has members or archive pages recorded."""
+        ...
+
+    def drop_feed(self, feed: str) -> list[int]:
+        """Forget a feed that no longer exists: its members and pages; the pages' numbers."""
+        ...
+
+    def archive_end(self, feed: str, keep: int) -> int:
+        """The seq of the newest member the feed's newest `keep` leave out; 0 if none."""
+        ...
+
+    def feed_entries(self, feed: str, limit: int) -> list[Entry]:
+        """The feed's newest `limit` members (by arrival), newest published first."""
+        ...
+
+    def member_ids(self, feed: str, first: int, last: int) -> list[str]:
+        """The ids of the feed's members with seq from `first` to `last`, in seq order."""
+        ...
+
+    def archive_pages(self, feed: str) -> dict[int, str]:
+        """The feed's archive pages as written: each page's shape, by number."""
+        ...
+
+    def record_pages(self, feed: str, shapes: dict[int, str]) -> None: ...
+    def forget_pages(self, pages: Iterable[tuple[str, int]]) -> None:
+        """(feed, n) pages to write again: one of their articles changed or left."""
+        ...
+
+    def account_slugs(self) -> dict[str, str]:
+        """Every account's slug, by account name."""
+        ...
+
+    def add_account(self, name: str, slug: str) -> None: ...
 
     # -- Polls and meta ------------------------------------------------------
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from ..model import Article, ArticleRow, Classification, Entry, WriteMode
@@ -47,7 +46,9 @@ _UPSERT_ROW = (
 """
 )
 _INSERT_TAG = "INSERT INTO tags (article_id, tag, rank, score) VALUES (?, ?, ?, ?)"
-_ARTICLE_COLUMNS = (
+# An article written or re-tagged: the next publish works out its feeds again.
+_PENDING = "INSERT INTO feed_pending (article_id) VALUES (?) ON CONFLICT (article_id) DO NOTHING"
+ARTICLE_COLUMNS = (
     "a.id, a.title, a.url, a.published, a.account, a.content, a.source, a.author, a.editor"
 )
 
@@ -80,6 +81,7 @@ class Articles(Database):
                 for rank, tag in enumerate(verdict.tags)
             ],
         )
+        self.db.execute(_PENDING, (article_id,))
 
     def put_articles(
         self, rows: Sequence[ArticleRow], now: datetime, modes: Sequence[WriteMode]
@@ -115,16 +117,17 @@ class Articles(Database):
                 for rank, (tag, score) in enumerate(row.tags)
             ],
         )
+        self.db.executemany(_PENDING, [(row.id,) for row in rows])
 
     def articles(self) -> Iterator[Article]:
         """Every stored article, in id order (streamed, not loaded whole)."""
-        for row in self.db.stream(f"SELECT {_ARTICLE_COLUMNS} FROM articles a ORDER BY id"):
+        for row in self.db.stream(f"SELECT {ARTICLE_COLUMNS} FROM articles a ORDER BY id"):
             yield self._article(row)
 
     def article(self, article_id: str) -> Article | None:
         """One stored article, or None if no article has that id."""
         row = self.db.execute(
-            f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE a.id = :id", {"id": article_id}
+            f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.id = :id", {"id": article_id}
         ).fetchone()
         return None if row is None else self._article(row)
 
@@ -149,35 +152,16 @@ class Articles(Database):
             else "WHERE EXISTS (SELECT 1 FROM tags t WHERE t.article_id = a.id AND t.tag = :tag)"
         )
         sql = (
-            f"SELECT {_ARTICLE_COLUMNS}, {self._entry_columns} FROM articles a {where} "
+            f"SELECT {ARTICLE_COLUMNS}, {self._entry_columns} FROM articles a {where} "
             "ORDER BY a.published DESC, a.id DESC LIMIT :limit"
         )
         rows = self.db.execute(sql, {"tag": tag, "limit": NO_LIMIT if limit is None else limit})
         return [self._entry(row) for row in rows]
 
-    def iter_entries(self, tags: Sequence[str] = ()) -> Generator[Entry, None, None]:
-        """Published entries, newest first as `entries` orders them, streamed: a caller that
-        wants the newest few that pass a filter of its own stops reading when it has them.
-        With `tags`, only entries carrying any of them (no tags: every entry)."""
-        if tags:
-            # json_each keeps the SQL static whatever the number of tags.
-            where = (
-                "WHERE EXISTS (SELECT 1 FROM tags t WHERE t.article_id = a.id"
-                f" AND t.tag {self.dialect.in_json('tags')})"
-            )
-        else:
-            where = ""
-        sql = (
-            f"SELECT {_ARTICLE_COLUMNS}, {self._entry_columns} FROM articles a {where} "
-            "ORDER BY a.published DESC, a.id DESC"
-        )
-        for row in self.db.stream(sql, {"tags": json.dumps(list(tags))}):
-            yield self._entry(row)
-
     def entries_published(self, start: datetime, end: datetime) -> list[Entry]:
         """Entries published in [start, end), newest first."""
         sql = (
-            f"SELECT {_ARTICLE_COLUMNS}, {self._entry_columns} FROM articles a "
+            f"SELECT {ARTICLE_COLUMNS}, {self._entry_columns} FROM articles a "
             "WHERE a.published >= :start AND a.published < :end "
             "ORDER BY a.published DESC, a.id DESC"
         )

@@ -25,7 +25,9 @@ def to_db_time(moment: datetime) -> str:
 
 
 def from_db_time(text: str, tz: ZoneInfo) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).astimezone(tz)
+    # fromisoformat, not strptime: a tenth of the time, which shows when a build reads
+    # 100,000 rows. It reads the trailing "Z" as UTC (Python 3.11).
+    return datetime.fromisoformat(text).astimezone(tz)
 
 
 def _create_private(path: Path) -> None:

@@ -25,6 +25,10 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("deliveries", "{seq}"),
     ("form_nonces", "nonce"),
     ("labels", "article_id"),
+    ("feed_members", "feed, seq"),
+    ("archive_pages", "feed, n"),
+    ("feed_pending", "article_id"),
+    ("accounts", "name"),
 )
 # Columns one engine has and the other numbers by itself.
 ENGINE_COLUMNS = {"seq"}

@@ -29,9 +29,9 @@ from zoneinfo import ZoneInfo
 
 from ..errors import LockedError, StateError
 from ..model import Delivery, DeliveryStatus
-from .articles import Articles
 from .base import to_db_time
 from .engine import POSTGRES, PgConnection, pool_for
+from .feeds import Feeds
 from .labels import Labels
 from .ledger import Ledger
 from .polls import Polls
@@ -180,7 +180,7 @@ def safe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-class PostgresStorage(Articles, Labels, Polls, Subscribers, Ledger):
+class PostgresStorage(Feeds, Labels, Polls, Subscribers, Ledger):
     """Every table of one PostgreSQL database, through one pooled connection."""
 
     shared = True  # several processes on several hosts use it at once

@@ -272,5 +272,42 @@ def _v8(db: Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(db: Connection) -> None:
+    # Archived feeds (RFC 5005) and per-account feeds. Every feed's members in the order they
+    # arrived, so that an archive page holds a fixed range of arrivals and never moves; the
+    # pages written, so that a publish rewrites only those whose content changed; the articles
+    # written since the last publish, whose feeds may have changed; each account's slug,
+    # chosen once. Plain types and keys only: the DDL is meant to port to other databases.
+    _script(
+        db,
+        """
+        CREATE TABLE feed_members (
+            feed TEXT NOT NULL,           -- "all", a tag id, a custom feed, "account/<slug>"
+            seq INTEGER NOT NULL,         -- 1, 2, 3… in the order articles joined the feed
+            article_id TEXT NOT NULL,
+            PRIMARY KEY (feed, seq),
+            UNIQUE (feed, article_id)
+        );
+
+        CREATE TABLE archive_pages (
+            feed TEXT NOT NULL,
+            n INTEGER NOT NULL,           -- 1 is the oldest page
+            shape TEXT NOT NULL,          -- what the page was written for: size, range, links, head
+            PRIMARY KEY (feed, n)
+        );
+
+        CREATE TABLE feed_pending (
+            article_id TEXT PRIMARY KEY   -- written since the last publish: its feeds may change
+        );
+        INSERT INTO feed_pending (article_id) SELECT id FROM articles;
+
+        CREATE TABLE accounts (
+            name TEXT PRIMARY KEY,        -- the 公众号名称 as the corpus spells it
+            slug TEXT UNIQUE NOT NULL     -- its feed's file name, chosen once
+        );
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 SCHEMA_VERSION = len(MIGRATIONS)

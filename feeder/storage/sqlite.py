@@ -7,14 +7,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .articles import Articles
+from .feeds import Feeds
 from .labels import Labels
 from .ledger import Ledger
 from .polls import Polls
 from .subscribers import Subscribers
 
 
-class SqliteStorage(Articles, Labels, Polls, Subscribers, Ledger):
+class SqliteStorage(Feeds, Labels, Polls, Subscribers, Ledger):
     """Every table of one SQLite state file, through one connection."""
 
     shared = False  # one machine: its processes coordinate with file locks beside it
