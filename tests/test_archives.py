@@ -267,14 +267,14 @@ def test_a_state_from_before_archives_gets_them_on_an_unchanged_poll(
     site = make_site(extra="max_entries = 20\narchive_size = 10\n")  # the 54 seed articles
     run_poll(site.config)
     first, _ = walk(site.out, "all")
-    # Back to schema v6, as a state written before archived feeds: the upgrade makes every
+    # Back to schema v8, as a state written before archived feeds: the upgrade makes every
     # article pending, and the next poll publishes them though the corpus is unchanged.
     db = sqlite3.connect(site.state)
     with db:
         for table in ("feed_members", "archive_pages", "feed_pending", "accounts"):
             db.execute(f"DROP TABLE {table}")
         db.execute("DELETE FROM meta WHERE key = 'feed_definitions'")
-        db.execute("PRAGMA user_version = 6")
+        db.execute("PRAGMA user_version = 8")
     db.close()
     shutil.rmtree(site.out / "feeds/archive")
     result = run_poll(site.config)

@@ -30,8 +30,8 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("feed_pending", "article_id"),
     ("accounts", "name"),
 )
-# Columns one engine has and the other numbers by itself.
-ENGINE_COLUMNS = {"seq"}
+# Columns one engine has and the other numbers by itself: (table, column).
+ENGINE_COLUMNS = {("deliveries", "seq")}
 CHUNK = 1000  # rows written per executemany
 
 
@@ -65,7 +65,7 @@ def copy_state(source: Database, target: Database) -> list[Copied]:
                     f"{target.location}: table {table} is not empty; copy into an empty state"
                 )
         for table, order in TABLES:
-            columns = [c for c in _columns(source, table) if c not in ENGINE_COLUMNS]
+            columns = [c for c in _columns(source, table) if (table, c) not in ENGINE_COLUMNS]
             names = ", ".join(columns)
             rows = source.db.stream(
                 f"SELECT {names} FROM {table} ORDER BY {order.format(seq=source.dialect.seq)}"
