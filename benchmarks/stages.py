@@ -5,9 +5,8 @@ this process, over the same records, timed with the process's CPU clock.
 
 The stages are those a worker and the writing process run during a cold poll: parse (the
 reader with its limits, with the id), digest, normalise, classify, the row, IPC (pickling a
-worker's batches and unpickling them, as the pipe carries them: ids only, the rows going to
-row files), SQLite (a worker writing its row files, and the poll merging them in one
-transaction) and publish (building and writing the feeds).
+worker's batches and unpickling them, as the pipe carries them), SQLite (the rows written in
+one transaction, as the poll writes them) and publish (building and writing the feeds).
 """
 
 from __future__ import annotations
@@ -52,8 +51,9 @@ def stage_times(corpus: Path, limit: int | None = None) -> dict[str, float]:
     from feeder.config import parse_config
     from feeder.ingest import corpus as reader
     from feeder.ingest.corpus import Record, read_records, to_article
-    from feeder.ingest.workers import BATCH, FILE_ROWS, Filed, PartItem, _pack, _unpack
-    from feeder.storage import RowFile, article_row, open_storage
+    from feeder.ingest.workers import BATCH, Changed, PartItem, _pack, _unpack
+    from feeder.model import WriteMode
+    from feeder.storage import Storage, article_row, open_storage
 
     tz = ZoneInfo("Asia/Shanghai")
     clock = Clock()
@@ -64,10 +64,7 @@ def stage_times(corpus: Path, limit: int | None = None) -> dict[str, float]:
         with clock.stage("digest"):
             return real_digest(raw)
 
-    files: list[RowFile] = []
-    filled = [0]  # rows in the last row file
-
-    def write(batch: list[Record]) -> None:
+    def write(batch: list[Record], store: Storage) -> None:
         """One worker batch through every stage after the parse, each on its own clock."""
         with clock.stage("normalise"):
             articles = [to_article(record, tz) for record in batch]
@@ -80,18 +77,12 @@ def stage_times(corpus: Path, limit: int | None = None) -> dict[str, float]:
             ]
         with clock.stage("IPC"):  # what a worker's pipe does: pack, pickle, unpickle, unpack
             items: list[PartItem] = [
-                Filed(r.position, row.id) for r, row in zip(batch, rows, strict=True)
+                Changed(r.position, "new", row) for r, row in zip(batch, rows, strict=True)
             ]
-            sent = ForkingPickler.dumps((_pack(items), 0, None, []))
-            list(_unpack(pickle.loads(sent)[0]))
-        with clock.stage("SQLite"):  # a worker writing its row file
-            if not files or filled[0] >= FILE_ROWS:
-                if files:
-                    files[-1].close()
-                files.append(RowFile(folder / f"rows-{len(files)}.tmp"))
-                filled[0] = 0
-            files[-1].add(rows)
-            filled[0] += len(rows)
+            sent = ForkingPickler.dumps((_pack(items), 0, None))
+            received = [item.row for item in _unpack(pickle.loads(sent)[0])]  # type: ignore[union-attr]
+        with clock.stage("SQLite"):
+            store.put_articles(received, now, [WriteMode.INSERT] * len(received))
 
     folder = Path(tempfile.mkdtemp(prefix="feeder-stages-"))
     config = parse_config(
@@ -117,13 +108,10 @@ def stage_times(corpus: Path, limit: int | None = None) -> dict[str, float]:
                     batch.append(item)
                     taken += 1
                     if len(batch) >= BATCH:
-                        write(batch)
+                        write(batch, store)
                         batch = []
-            write(batch)
-            with clock.stage("SQLite"):  # the poll merging them
-                files[-1].close()
-                for file in files:
-                    store.merge_row_file(file.path, now)
+            write(batch, store)
+            with clock.stage("SQLite"):
                 store.db.execute("COMMIT")
         with clock.stage("publish"), open_feeder(config) as feeder:
             feeder.build()

@@ -114,7 +114,7 @@ def test_every_import_is_at_module_level() -> None:
 EDGES = {
     "feedgen": {"feeder.publish.feeds"},
     "jinja2": {"feeder.templating"},
-    "sqlite3": {f"feeder.storage.{m}" for m in ("base", "schema", "rowfiles")},
+    "sqlite3": {f"feeder.storage.{m}" for m in ("base", "schema")},
     "smtplib": {"feeder.newsletter.smtp"},
     "apscheduler": {"feeder.daemon", "feeder.schedule"},  # schedule: only its cron parser
     "watchfiles": {"feeder.daemon"},

@@ -12,7 +12,6 @@ import pytest
 
 from feeder.ingest import workers as ingest
 from feeder.ingest.corpus import checksum, split
-from feeder.storage.sqlite import SqliteStorage
 
 from .conftest import Site, record, run_poll, seed_records
 
@@ -173,23 +172,3 @@ def test_an_extended_prefix_check_equals_one_computed_from_scratch(tmp_path: Pat
     short = checksum(path, 300_000)
     assert checksum(path, 1_000_000, since=short) == checksum(path, 1_000_000)
     assert checksum(path, 300_000) != checksum(path, 300_001)
-
-
-def test_workers_leave_new_rows_in_files_that_the_poll_merges_and_removes(
-    make_site: Callable[..., Site], parallel: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    records = [record(f"r{i}", content="正文" * 200) for i in range(40)]
-    site = make_site(records)
-    (site.state.parent / ".state.db.0badf00d-1-0.rows.tmp").write_bytes(b"a killed poll's")
-    merged: list[str] = []
-    real = SqliteStorage.merge_row_file
-    monkeypatch.setattr(
-        SqliteStorage,
-        "merge_row_file",
-        lambda self, path, now: merged.append(path.name) or real(self, path, now),
-    )
-    result = run_poll(site.config, now=NOW)
-    assert result.new == 40
-    assert len(merged) == 2, merged  # one file from each worker
-    assert len(rows(site)) == 40
-    assert list(site.state.parent.glob("*.rows.tmp")) == []  # merged ones, and the stale one

@@ -9,13 +9,11 @@ the stored one is neither normalised nor classified.
 from __future__ import annotations
 
 import contextlib
-import glob
 import multiprocessing
 import os
-import secrets
 import signal
 from collections.abc import Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
@@ -28,7 +26,7 @@ from ..errors import CorpusError
 from ..faults import crash_point
 from ..model import Article, ArticleRow, Change, WriteMode
 from ..schedule import ARTICLE_YEARS
-from ..storage import ROW_FILE_SUFFIX, MergesRowFiles, RowFile, Storage, article_row
+from ..storage import Storage, article_row
 from ..text import shorten
 from .corpus import Part, Record, Skipped, Tail, read_records, split, to_article
 from .normalise import BadRecord
@@ -38,11 +36,6 @@ from .plan import decide, write_mode
 PARALLEL_MIN_BYTES = 32 << 20
 WORKERS = 2
 BATCH = 256  # records per message from a worker: few messages, little memory in flight
-# A worker closes its row file for the poll to merge every this many new rows, so that the
-# merging overlaps the reading; at most FILES_PER_WORKER files each, as SQLite attaches at
-# most 10 files to one connection and they stay attached until the poll commits.
-FILE_ROWS = 12_000
-FILES_PER_WORKER = 4
 
 
 @dataclass(frozen=True)
@@ -55,9 +48,6 @@ class Job:
     known: Mapping[str, str]  # stored digests by id, as before this poll
     force: bool  # normalise and classify even records whose digest is unchanged
     years: tuple[int, int] = ARTICLE_YEARS  # an article dated outside these years is skipped
-    # Where workers write new rows to files ("<prefix>-<part>-<n>.rows.tmp") for the store
-    # to merge; None: they send every row through the pipe.
-    row_files: Path | None = None
 
 
 # Items travel between processes in bulk: named tuples, where frozen dataclasses with slots
@@ -79,13 +69,6 @@ class Changed(NamedTuple):
     row: ArticleRow
 
 
-class Filed(NamedTuple):
-    """A new record whose row its worker wrote to its row file: only its id travels."""
-
-    position: int
-    id: str
-
-
 class Crashed(NamedTuple):
     """How a worker ends on an exception that is not a CorpusError: a bug, to be shown."""
 
@@ -105,7 +88,7 @@ class IngestResult:
         return sum(1 for c in self.outcomes.values() if c is change)
 
 
-PartItem = Skipped | Seen | Changed | Filed  # what reading a part yields, record by record
+PartItem = Skipped | Seen | Changed  # what reading a part yields, record by record
 _CHANGES = {change.value: change for change in Change}
 
 
@@ -132,10 +115,6 @@ def ingest(
         raise CorpusError(f"{job.path}: cannot read corpus: {exc.strerror}") from None
     parts = split(job.path, WORKERS) if size >= PARALLEL_MIN_BYTES and _cores() > 1 else []
     if len(parts) > 1:
-        if isinstance(store, MergesRowFiles):
-            _remove_row_files(store.path.parent, f".{store.path.name}.")  # a killed poll's
-            prefix = f".{store.path.name}.{secrets.token_hex(4)}"
-            job = replace(job, row_files=store.path.parent / prefix)
         try:
             with store.savepoint("parallel_ingest"):
                 return _Writer(store, job, now).run_workers(parts, progress)
@@ -211,8 +190,7 @@ def read_part(
 # through __getnewargs__, another: for a cold poll's rows that was half of the cost of the
 # pipe. A worker sends Seen and Changed as plain tuples, told apart by their length, and the
 # poll rebuilds them with tuple.__new__, which runs no Python code.
-# A Filed item travels as (position, id, None).
-Packed = tuple[int, str] | tuple[int, str, tuple[object, ...] | None] | Skipped
+Packed = tuple[int, str] | tuple[int, str, tuple[object, ...]] | Skipped
 
 
 def _pack(batch: list[PartItem]) -> list[Packed]:
@@ -221,8 +199,6 @@ def _pack(batch: list[PartItem]) -> list[Packed]:
         if type(item) is Changed
         else (item[0], item[1])
         if type(item) is Seen
-        else (item[0], item[1], None)
-        if type(item) is Filed
         else item
         for item in batch
     ]
@@ -235,49 +211,12 @@ def _unpack(packed: list[Packed]) -> Iterator[PartItem]:
             yield item
         elif len(item) == 2:
             yield new(Seen, item)
-        elif item[2] is None:
-            yield new(Filed, item[:2])
         else:
             yield new(Changed, (item[0], item[1], new(ArticleRow, item[2])))
 
 
-class _RowFiles:
-    """A worker's row files: new rows go to the open one; each closed one is named in the
-    worker's next message, and the last one with its end."""
-
-    def __init__(self, prefix: Path, part: int) -> None:
-        self.prefix, self.part = prefix, part
-        self.made = 0
-        self.open: RowFile | None = None
-        self.rows = 0
-
-    def add(self, rows: list[ArticleRow]) -> list[str]:
-        """Write `rows`; the files closed by doing so, ready to merge."""
-        if not rows:
-            return []
-        if self.open is None:
-            name = f"{self.prefix.name}-{self.part}-{self.made}{ROW_FILE_SUFFIX}"
-            self.open, self.rows = RowFile(self.prefix.with_name(name)), 0
-            self.made += 1
-        self.open.add(rows)
-        self.rows += len(rows)
-        if self.rows >= FILE_ROWS and self.made < FILES_PER_WORKER:
-            return self.close()
-        return []
-
-    def close(self) -> list[str]:
-        if self.open is None:
-            return []
-        self.open.close()
-        closed, self.open = [str(self.open.path)], None
-        return closed
-
-
-def _worker(job: Job, index: int, part: Part, conn: Connection) -> None:
-    """A worker process: send batches of items, then its Tail (or the error's message).
-
-    Each message is (items, records read, end, row files closed since the last message).
-    """
+def _worker(job: Job, part: Part, conn: Connection) -> None:
+    """A worker process: send batches of items, then its Tail (or the error's message)."""
     # Ctrl-C reaches the whole process group: the poll decides, and ends its workers. The
     # worker started with SIGINT blocked (see _start), so one pressed while it was still
     # importing is dropped here instead of printing that import's traceback.
@@ -290,34 +229,26 @@ def _worker(job: Job, index: int, part: Part, conn: Connection) -> None:
         read += n
 
     batch: list[PartItem] = []
-    new: list[ArticleRow] = []  # rows for the row file, when there is one
-    files = None if job.row_files is None else _RowFiles(job.row_files, index)
     items = read_part(job, part, count)
     try:
         while True:
             try:
-                item = next(items)
+                batch.append(next(items))
             except StopIteration as stop:
-                closed = [] if files is None else [*files.add(new), *files.close()]
-                conn.send((_pack(batch), read, stop.value, closed))
+                conn.send((_pack(batch), read, stop.value))
                 return
-            if files is not None and type(item) is Changed and item.change == "new":
-                new.append(item.row)
-                item = Filed(item.position, item.row.id)
-            batch.append(item)
             if len(batch) >= BATCH:
-                closed = [] if files is None else files.add(new)
-                conn.send((_pack(batch), read, None, closed))
-                batch, read, new = [], 0, []
+                conn.send((_pack(batch), read, None))
+                batch, read = [], 0
                 crash_point("ingest-batch-sent")  # a worker killed mid-part, for the tests
     except CorpusError as exc:
         with contextlib.suppress(OSError):
-            conn.send(([], read, str(exc), []))
+            conn.send(([], read, str(exc)))
     except OSError:
         pass  # the poll is gone (killed, or gave up on this part): nobody to tell
     except Exception as exc:  # a bug: the poll says so, and reads the part itself
         with contextlib.suppress(OSError):
-            conn.send(([], read, Crashed(shorten(f"{type(exc).__name__}: {exc}", 200)), []))
+            conn.send(([], read, Crashed(shorten(f"{type(exc).__name__}: {exc}", 200))))
     finally:
         conn.close()
 
@@ -381,7 +312,7 @@ class _Writer:
         for index, part in enumerate(parts):
             receive, send = context.Pipe(duplex=False)
             process = context.Process(
-                target=_worker, args=(self.job, index, part, send), name=f"feeder-ingest-{index}"
+                target=_worker, args=(self.job, part, send), name=f"feeder-ingest-{index}"
             )
             _start(process)
             send.close()
@@ -393,7 +324,7 @@ class _Writer:
                     conn = cast(Connection, ready)
                     index = readers[conn]
                     try:
-                        batch, read, end, closed = conn.recv()
+                        batch, read, end = conn.recv()
                     except (EOFError, OSError):
                         how = _how_it_ended(processes[index])
                         raise _WorkerFailed(_failed(self.job.path, parts[index], how)) from None
@@ -401,8 +332,6 @@ class _Writer:
                         progress(read)
                     for item in _unpack(batch):
                         self.take(index, item)
-                    for name in closed:
-                        self.merge(Path(name))
                     if isinstance(end, str):
                         raise _PartFailed(end)
                     if isinstance(end, Crashed):
@@ -417,22 +346,13 @@ class _Writer:
                 if process.is_alive():
                     process.terminate()
                 process.join()
-            if self.job.row_files is not None:  # a failed worker's, or unmerged ones
-                _remove_row_files(self.job.row_files.parent, self.job.row_files.name)
         return self.close()
-
-    def merge(self, path: Path) -> None:
-        assert isinstance(self.store, MergesRowFiles)
-        try:
-            self.store.merge_row_file(path, self.now)
-        finally:
-            path.unlink(missing_ok=True)  # attached, it stays readable until the commit
 
     def take(self, part: int, item: PartItem) -> None:
         if isinstance(item, Skipped):
             self.skipped.append((part, item))
             return
-        ident = item.row.id if isinstance(item, Changed) else item.id
+        ident = item.id if isinstance(item, Seen) else item.row.id
         place = (part, item.position)
         previous = self.last.get(ident)
         if previous is not None:
@@ -442,9 +362,6 @@ class _Writer:
         self.last[ident] = place
         if isinstance(item, Seen):
             self.result.outcomes[ident] = Change.UNCHANGED
-            return
-        if isinstance(item, Filed):  # its row reaches the store from its worker's row file
-            self.result.outcomes[ident] = Change.NEW
             return
         change = _CHANGES[item.change]  # Change(value) runs Enum's Python lookup: 2 µs a row
         self.result.outcomes[ident] = change
@@ -524,14 +441,6 @@ def _failed(path: Path, part: Part, how: str) -> str:
     """One line on a part whose worker failed: which bytes of the corpus, and how."""
     where = f"{part.start}–{part.end}" if part.end is not None else f"{part.start} to the end"
     return f"{path}: reading bytes {where} failed: worker {how}"
-
-
-def _remove_row_files(folder: Path, prefix: str) -> None:
-    """Delete row files starting with `prefix`: ours once merged or abandoned, or those a
-    killed poll left (only while holding the state lock, as a poll does)."""
-    for path in folder.glob(f"{glob.escape(prefix)}*{ROW_FILE_SUFFIX}"):
-        with contextlib.suppress(OSError):
-            path.unlink()
 
 
 def _records(path: Path) -> Iterator[Record]:

@@ -11,7 +11,7 @@ from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from ..model import (
@@ -29,29 +29,9 @@ from ..model import (
     WriteMode,
 )
 from .articles import article_row
-from .rowfiles import ROW_FILE_SUFFIX, RowFile
 from .sqlite import SqliteStorage
 
-__all__ = [
-    "ROW_FILE_SUFFIX",
-    "MergesRowFiles",
-    "RowFile",
-    "Storage",
-    "article_row",
-    "open_storage",
-]
-
-
-@runtime_checkable
-class MergesRowFiles(Protocol):
-    """A backend that can take new rows from a RowFile in one statement (SQLite can, by
-    attaching it). Any other backend gets its rows from the poll, row by row."""
-
-    path: Path
-
-    def merge_row_file(self, path: Path, now: datetime) -> None:
-        """Store a closed row file's articles and tags inside the open transaction."""
-        ...
+__all__ = ["Storage", "article_row", "open_storage"]
 
 
 class Storage(Protocol):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Generator, Iterator, Sequence
 from datetime import datetime
-from pathlib import Path
 
 from ..model import Article, ArticleRow, Classification, Entry, WriteMode
 from .base import Database, from_db_time, to_db_time
@@ -46,19 +45,6 @@ _UPSERT_ROW = (
         changed_at = CASE WHEN ? THEN ? ELSE changed_at END
 """
 )
-# A row file's rows (see rowfiles.py), inserted as they come: an id met twice keeps its first
-# row here, and the ingest then writes the id's winning record over it.
-_MERGE_ROWS = """
-    INSERT INTO articles (id, title, url, published, account, content, source, author,
-                          editor, digest, first_seen, changed_at)
-    SELECT id, title, url, published, account, content, source, author, editor, digest,
-           :stamp, NULL
-    FROM {alias}.rows WHERE true ON CONFLICT (id) DO NOTHING
-"""
-_MERGE_TAGS = """
-    INSERT OR IGNORE INTO tags (article_id, tag, rank, score)
-    SELECT article_id, tag, rank, score FROM {alias}.tags
-"""
 _INSERT_TAG = "INSERT INTO tags (article_id, tag, rank, score) VALUES (?, ?, ?, ?)"
 _ARTICLE_COLUMNS = (
     "a.id, a.title, a.url, a.published, a.account, a.content, a.source, a.author, a.editor"
@@ -129,13 +115,6 @@ class Articles(Database):
                 for rank, (tag, score) in enumerate(row.tags)
             ],
         )
-
-    def merge_row_file(self, path: Path, now: datetime) -> None:
-        """Store the new articles of a row file, inside the open transaction: one INSERT …
-        SELECT each for articles and tags instead of binding them row by row."""
-        alias = self.attach(path)
-        self.db.execute(_MERGE_ROWS.format(alias=alias), {"stamp": to_db_time(now)})
-        self.db.execute(_MERGE_TAGS.format(alias=alias))
 
     def articles(self) -> Iterator[Article]:
         """Every stored article, in id order (streamed, not loaded whole)."""

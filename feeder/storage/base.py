@@ -52,7 +52,6 @@ class Database:
         self.db = db
         self.path = path
         self.tz = tz
-        self._attached: list[str] = []  # aliases to detach when the transaction ends
 
     @classmethod
     def connect(cls, path: Path, tz: ZoneInfo) -> Database:
@@ -100,20 +99,6 @@ class Database:
                 step(self.db)
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    def attach(self, path: Path) -> str:
-        """Attach another SQLite file, read-only in practice, under a new alias; it stays
-        attached until the current transaction ends, as SQLite refuses to detach a file the
-        transaction has read."""
-        alias = f"attached_{len(self._attached)}"
-        self.db.execute(f"ATTACH DATABASE ? AS {alias}", (str(path),))
-        self._attached.append(alias)
-        return alias
-
-    def _detach_all(self) -> None:
-        for alias in self._attached:
-            self.db.execute(f"DETACH DATABASE {alias}")
-        self._attached.clear()
-
     @contextmanager
     def savepoint(self, name: str) -> Iterator[None]:
         """Inside a transaction: undo just this block's changes if it raises."""
@@ -142,8 +127,6 @@ class Database:
                 if self.db.in_transaction:  # SQLite may have rolled back already
                     self.db.execute("ROLLBACK")
                 raise
-            finally:
-                self._detach_all()
         except sqlite3.Error as exc:
             raise StateError(
                 f"{self.path}: cannot write the state: {exc} "
