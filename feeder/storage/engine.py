@@ -16,12 +16,15 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from functools import lru_cache
-from typing import Any
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-import psycopg_pool
-from psycopg.pq import TransactionStatus
+if TYPE_CHECKING:
+    import psycopg
+    import psycopg_pool
+
+# The driver is imported only by a process that opens a PostgreSQL state: on SQLite it would
+# cost every process (the CLI, each poll worker) about 10 MB and a tenth of a second.
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +55,25 @@ SQLITE = Dialect(
     ),
     errors=(sqlite3.Error,),
 )
-POSTGRES = Dialect(
-    name="postgresql",
-    seq="seq",
-    begin="BEGIN",
-    tags_of=(
-        "(SELECT string_agg(t.tag, ',' ORDER BY t.rank) FROM tags t WHERE t.article_id = a.id)"
-    ),
-    errors=(psycopg.Error, psycopg_pool.PoolTimeout),
-)
+
+
+@cache
+def postgres() -> Dialect:
+    """PostgreSQL's dialect (its errors are the driver's, so it loads the driver)."""
+    import psycopg  # lazily: see the note on the driver above
+    import psycopg_pool  # lazily: see the note on the driver above
+
+    return Dialect(
+        name="postgresql",
+        seq="seq",
+        begin="BEGIN",
+        tags_of=(
+            "(SELECT string_agg(t.tag, ',' ORDER BY t.rank) FROM tags t WHERE t.article_id = a.id)"
+        ),
+        errors=(psycopg.Error, psycopg_pool.PoolTimeout),
+    )
+
+
 NO_LIMIT = 2**62  # a LIMIT that limits nothing, on both engines (SQLite's -1 is not PG's)
 
 
@@ -126,6 +139,9 @@ class PgConnection:
     transaction is an explicit BEGIN … COMMIT, as on SQLite."""
 
     def __init__(self, pool: psycopg_pool.ConnectionPool, timeout: float) -> None:
+        import psycopg  # lazily: see the note on the driver above
+        import psycopg_pool  # lazily: see the note on the driver above
+
         self._pool = pool
         try:
             self.raw: psycopg.Connection[Any] = pool.getconn(timeout=timeout)
@@ -137,11 +153,14 @@ class PgConnection:
             except psycopg.Error as exc:
                 raise psycopg.OperationalError(str(exc).strip().splitlines()[0]) from None
             raise
+        self._pool_closed = psycopg_pool.PoolClosed  # what close() meets after close_pools
         self._streams = 0
         self.portable_ddl = False  # while migrating: SQLite's column types as PG's (pg_ddl)
 
     @property
     def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus  # lazily: see the note on the driver above
+
         return self.raw.info.transaction_status != TransactionStatus.IDLE
 
     def execute(self, sql: str, parameters: Any = None, /) -> Any:  # a psycopg Cursor
@@ -177,7 +196,7 @@ class PgConnection:
         meanwhile (`close_pools`) no longer takes it: then the connection is closed."""
         try:
             self._pool.putconn(self.raw)
-        except (ValueError, psycopg_pool.PoolClosed):
+        except (ValueError, self._pool_closed):
             self.raw.close()
 
 
@@ -199,6 +218,9 @@ POOL_SIZE = 72
 def pool_for(url: str, timeout: float) -> psycopg_pool.ConnectionPool:
     """One pool per database per process: the web pages' requests and a send's connections
     borrow from it instead of logging in each time."""
+    import psycopg  # lazily: see the note on the driver above
+    import psycopg_pool  # lazily: see the note on the driver above
+
     with _POOLS_LOCK:
         pool = _POOLS.get(url)
         if pool is None:

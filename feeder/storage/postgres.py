@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from ..errors import LockedError, StateError
 from ..model import Delivery, DeliveryStatus
 from .base import to_db_time
-from .engine import POSTGRES, PgConnection, pool_for
+from .engine import PgConnection, pool_for, postgres
 from .feeds import Feeds
 from .labels import Labels
 from .ledger import Ledger
@@ -200,11 +200,11 @@ class PostgresStorage(Feeds, Labels, Polls, Subscribers, Ledger):
         where = safe_url(url)
         try:
             db = PgConnection(pool_for(url, CONNECT_TIMEOUT), CONNECT_TIMEOUT)
-        except POSTGRES.errors as exc:
+        except postgres().errors as exc:
             raise StateError(
                 f"{where}: cannot connect to the state database: {_first_line(exc)}"
             ) from None
-        storage = cls(db, where, tz, POSTGRES)
+        storage = cls(db, where, tz, postgres())
         storage._url = url
         try:
             if check:
@@ -225,7 +225,7 @@ class PostgresStorage(Feeds, Labels, Polls, Subscribers, Ledger):
             if self.db.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
                 return 0
             row = self.db.execute("SELECT version FROM schema_version").fetchone()
-        except POSTGRES.errors as exc:
+        except postgres().errors as exc:
             raise StateError(f"{self.location}: cannot read the state: {exc}") from None
         return 0 if row is None else int(row[0])
 
@@ -368,9 +368,9 @@ class PostgresStorage(Feeds, Labels, Polls, Subscribers, Ledger):
         """Another connection to the same database, for a thread of its own."""
         try:
             db = PgConnection(pool_for(self._url, CONNECT_TIMEOUT), CONNECT_TIMEOUT)
-        except POSTGRES.errors as exc:
+        except postgres().errors as exc:
             raise StateError(f"{self.location}: cannot connect: {_first_line(exc)}") from None
-        storage = PostgresStorage(db, self.location, self.tz, POSTGRES)
+        storage = PostgresStorage(db, self.location, self.tz, postgres())
         storage._url = self._url
         return storage
 
