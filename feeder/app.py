@@ -366,8 +366,8 @@ class Feeder:
             classifier = Classifier(taxonomy)
             if retuned and storage.get_meta(TAXONOMY_KEY) is not None:
                 reclassified = self._reclassify(classifier)
-            # After both: whatever the categoriser just wrote, a person's verdict stands.
-            self._apply_labels(classifier)
+            else:
+                self._apply_labels(classifier)
             storage.set_meta(TAXONOMY_KEY, fingerprint)
             counts = {change: result.count(change) for change in Change}
             if resume is not None and last is not None:
@@ -406,19 +406,25 @@ class Feeder:
         )
 
     def _reclassify(self, classifier: Classifier) -> int:
+        """Tag every stored article again (the taxonomy changed); a person's verdict stands."""
+        corrections = {c.article_id: c for c in self.storage.labels()}
         count = 0
         for article in self.storage.articles():  # streamed: writing tags meanwhile is safe
             verdict = classifier.classify(article.title, article.content, explain=False)
-            self.storage.set_tags(article.id, verdict)
+            self.storage.set_tags(article.id, corrected(verdict, corrections.get(article.id)))
             count += 1
         return count
 
     def _apply_labels(self, classifier: Classifier) -> None:
-        """Store every labelled article's tags as its recorded verdict says."""
+        """The labelled articles this poll wrote (still pending publication) get their tags
+        as the recorded verdict says: the categoriser has just tagged them afresh. The other
+        labelled articles keep the tags their verdict gave them when it was recorded."""
         storage = self.storage
-        for correction in storage.labels():
+        corrections = storage.labels()
+        written = set(storage.pending_ids()) if corrections else set()
+        for correction in corrections:
             article = storage.article(correction.article_id)
-            if article is not None:
+            if article is not None and article.id in written:
                 verdict = classifier.classify(article.title, article.content, explain=False)
                 storage.set_tags(article.id, corrected(verdict, correction))
 
