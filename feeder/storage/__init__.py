@@ -127,8 +127,6 @@ class Storage(Protocol):
         """Every recorded verdict, in article id order."""
         ...
 
-    def label(self, article_id: str) -> Correction | None: ...
-
     # -- Feed members, archive pages and accounts (storage/feeds.py) ------------
 
     def pending_ids(self) -> list[str]:

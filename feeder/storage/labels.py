@@ -32,12 +32,6 @@ class Labels(Database):
         rows = self.db.execute(f"SELECT {_COLUMNS} FROM labels ORDER BY article_id")
         return [self._correction(row) for row in rows]
 
-    def label(self, article_id: str) -> Correction | None:
-        row = self.db.execute(
-            f"SELECT {_COLUMNS} FROM labels WHERE article_id = :id", {"id": article_id}
-        ).fetchone()
-        return None if row is None else self._correction(row)
-
     def _correction(self, row: Sequence[object]) -> Correction:
         article_id, primary, also, labelled_at = row
         return Correction(
