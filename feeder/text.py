@@ -31,7 +31,7 @@ _SPACE = re.compile(r"\s")  # for a str pattern, what str.isspace() calls white 
 # digits, "-._~" and _URL_SAFE): almost every corpus link, taken without urlsplit() and
 # quote(), which took most of a record's URL time.
 _PLAIN_WEB_URL = re.compile(
-    r"https?://[A-Za-z0-9.-]+(?::[0-9]*)?(?:[/?#][A-Za-z0-9!#$%&'()*+,\-./:;=?@\[\]_~]*)?",
+    r"https?://[A-Za-z0-9.-]+(?::[0-9]*)?(?:[/?#][A-Za-z0-9" + re.escape(_URL_SAFE) + "]*)?",
     re.ASCII | re.IGNORECASE,  # ASCII: no Kelvin sign for a "k", no long s for an "s"
 )
 # What must not reach a log line or a terminal as is: control characters (an escape sequence
