@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -181,18 +182,22 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-def make_server(app: ASGIApp) -> uvicorn.Server:
+def server_settings(app: ASGIApp | str, **options: Any) -> uvicorn.Config:
     """uvicorn as `feeder serve` runs it: the client address from a local proxy's
     X-Forwarded-For, our access log instead of uvicorn's, and the caller's logging."""
-    config = uvicorn.Config(
+    return uvicorn.Config(
         app,
         proxy_headers=True,
         forwarded_allow_ips=TRUSTED_PROXIES,
         access_log=False,
         log_config=None,
         server_header=False,
+        **options,
     )
-    return uvicorn.Server(config)
+
+
+def make_server(app: ASGIApp) -> uvicorn.Server:
+    return uvicorn.Server(server_settings(app))
 
 
 def serve(config: Config, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
@@ -229,16 +234,7 @@ def _serve_workers(config: Config, host: str, port: int, workers: int) -> None:
     """Several uvicorn worker processes on one socket; each opens its own connections to
     the state (from a pool, on PostgreSQL), so they need not share a machine's memory."""
     os.environ[WORKER_CONFIG_ENV] = str(config.file or "")
-    settings = uvicorn.Config(
-        "feeder.web.app:worker_app",
-        factory=True,
-        workers=workers,
-        proxy_headers=True,
-        forwarded_allow_ips=TRUSTED_PROXIES,
-        access_log=False,
-        log_config=None,
-        server_header=False,
-    )
+    settings = server_settings("feeder.web.app:worker_app", factory=True, workers=workers)
     with listen(host, port) as sock, suppress(KeyboardInterrupt):
         log.info(
             "serving %s and the subscriber pages at %s in %d worker processes",
