@@ -95,7 +95,9 @@ def suggest(
 def _right(taxonomy: Taxonomy, labelled: Sequence[tuple[Article, Correction]]) -> dict[str, bool]:
     classifier = Classifier(taxonomy)
     return {
-        article.id: agrees(classifier.classify(article.title, article.content), correction)
+        article.id: agrees(
+            classifier.classify(article.title, article.content, explain=False), correction
+        )
         for article, correction in labelled
     }
 
