@@ -92,3 +92,22 @@ def test_slugs_from_biz_else_a_hash_and_never_twice() -> None:
     url = "http://mp.weixin.qq.com/s?__biz=MzA3Mzg1NzkxMQ=="
     assert choose_slug("甲", [url], {"3073857911"}) == "3073857911-2"
     assert choose_slug("乙", ["https://x/?__biz=AbC"], {"abc"}) == "AbC-2"  # case-blind clash
+
+
+def test_a_long_biz_is_hashed_so_one_record_cannot_stop_the_poll(make_site) -> None:  # type: ignore[no-untyped-def]
+    # A 252-character __biz once named a feed file the file system refused: every poll
+    # failed with "File name too long" and the state stayed empty.
+    long_biz = "A" * 252
+    assert biz_slug(f"https://mp.weixin.qq.com/s?__biz={long_biz}&mid=1") == ""
+    site = two_account_site(make_site)
+    hostile = {**records()[0], "文章标识符aid": "long-biz", "公众号名称": "长号"}
+    hostile["链接url"] = f"https://mp.weixin.qq.com/s?__biz={long_biz}&mid=1&idx=1"
+    site.write_corpus([*records(), hostile])
+    result = run_poll(site.config)
+    assert result.new == len(records()) + 1
+    with open_feeder(site.config) as feeder:
+        slug = feeder.storage.account_slugs()["长号"]
+    assert slug == choose_slug("长号", [None], set())  # the name's hash
+    parsed = feedparser.parse((site.out / f"feeds/account/{slug}.atom").read_bytes())
+    assert [entry.id for entry in parsed.entries] == [entry_id("long-biz")]
+    assert all(len(p.name.encode()) <= 64 for p in site.out.rglob("*"))

@@ -88,6 +88,7 @@ URLS = [
     "http://example.org/<script>alert(1)</script>",
     "https://example.org/\u202egnp.exe",
     "https://mp.weixin.qq.com/s/ok",
+    "https://mp.weixin.qq.com/s?__biz=" + "A" * 252 + "&mid=1",  # once a file name too long
 ]
 IDS = ["a/b", "../../../etc/passwd", "..", "/", "a b  c", "%2e%2e%2f", "<id>", "CON", "\\..\\x"]
 TIMES = ["2026/1/27", "2026-01-28 10:30", "2026-01-31T23:59:00+08:00", "2026-02-01"]

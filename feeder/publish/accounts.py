@@ -3,7 +3,9 @@ the feeds' names and words. A corpus of one account gets no account feeds: its "
 that account's already.
 
 A slug is a stable ASCII file name: from the `__biz` parameter of the account's article URLs
-(WeChat's id for the account, in every article link), else a short hash of the account name.
+(WeChat's id for the account, in every article link) when it is short, else a short hash of
+the account name. A slug comes from corpus data, so it is bounded: a 252-character `__biz`
+once made a file name the file system refused, and with it every poll.
 Not a transliteration: pypinyin, the library for it, takes 0.2 s to import, which every
 command would pay at start-up for a fallback that WeChat links almost never need.
 """
@@ -24,6 +26,8 @@ from .feeds import FeedInfo, feed_info
 
 ACCOUNTS_SECTION = "accounts"  # the index page's anchor for the account feeds
 _BIZ = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
+# WeChat's own are 16 characters of base64 (10 digits decoded); anything longer is a hash.
+MAX_BIZ_SLUG = 40
 
 
 def choose_slug(name: str, urls: Iterable[str | None], taken: Set[str]) -> str:
@@ -43,12 +47,12 @@ def choose_slug(name: str, urls: Iterable[str | None], taken: Set[str]) -> str:
 def biz_slug(url: str | None) -> str:
     """The `__biz` parameter of a WeChat article URL made safe for a file name: decoded
     when it is base64 of a plain number (as WeChat's are), else its URL-safe base64 form
-    without padding; "" when there is none."""
+    without padding; "" when there is none or it is longer than MAX_BIZ_SLUG."""
     if not url:
         return ""
     values = parse_qs(urlsplit(url).query).get("__biz", [])
     value = values[0].strip() if values else ""
-    if not _BIZ.fullmatch(value):
+    if len(value) > MAX_BIZ_SLUG or not _BIZ.fullmatch(value):
         return ""
     try:
         decoded = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_")
