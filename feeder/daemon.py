@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from watchfiles import watch
 
@@ -39,6 +39,8 @@ SETTLE_SECONDS = 0.3
 TICK_MS = 50
 # How often a lost watch looks for its folder to come back (s).
 REARM_SECONDS = 1.0
+# How often the main thread looks whether a stop signal came (s).
+SIGNAL_TICK = 0.1
 
 
 class Daemon:
@@ -190,7 +192,7 @@ def run_daemon(config: Config, clock: Callable[[], datetime] | None = None) -> N
         starter.close()
         daemon = Daemon(config, clock)
         worker = ThreadPoolExecutor(max_workers=1)
-        scheduler = BlockingScheduler(
+        scheduler = BackgroundScheduler(
             timezone=config.tz,
             executors={"default": worker},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -213,12 +215,13 @@ def run_daemon(config: Config, clock: Callable[[], datetime] | None = None) -> N
             corpus_watch = CorpusWatch(config.corpus.path, corpus_changed, daemon.stopping)
             threading.Thread(target=corpus_watch.run, name="corpus-watch", daemon=True).start()
 
+        # The handler only notes the signal. Setting an Event or stopping the scheduler from
+        # it takes a lock the interrupted main thread may hold (a Condition's lock is not
+        # reentrant): a SIGTERM landing there once hung the daemon for good.
+        signals: list[int] = []
+
         def stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("%s: finishing the current job, then stopping", signal.Signals(signum).name)
-            daemon.stopping.set()
-            # From a signal handler: wait=False, or the handler would block the loop it stops;
-            # the loop then returns and the worker's current job is joined below.
-            scheduler.shutdown(wait=False)
+            signals.append(signum)
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         log.info(
@@ -233,6 +236,13 @@ def run_daemon(config: Config, clock: Callable[[], datetime] | None = None) -> N
         )
         try:
             scheduler.start()
+            while not signals:
+                time.sleep(SIGNAL_TICK)
+            log.info(
+                "%s: finishing the current job, then stopping", signal.Signals(signals[0]).name
+            )
+            daemon.stopping.set()
+            scheduler.shutdown(wait=False)
         finally:
             worker.shutdown(wait=True)  # let the current job finish
             for sig, handler in previous.items():
