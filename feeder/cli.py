@@ -25,7 +25,7 @@ from .model import SubscriberStatus
 from .newsletter.dkim import zone_line
 from .schedule import parse_week_key
 from .text import printable, split_words
-from .web.app import serve as serve_pages
+from .web.server import serve as serve_pages
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
+from .location import refuse_password
 from .schedule import ARTICLE_YEARS, CALENDAR_YEARS, cron_trigger
 from .site import ALL
 from .text import TAG_ID
@@ -236,10 +237,7 @@ def _check_state(table: dict[str, Any], state: StateSection, where: str) -> None
         raise ConfigError(f"{where}state.url is not a valid URL") from None
     if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
         raise ConfigError(f"{where}state.url must be a postgresql://user@host:5432/dbname URL")
-    if parts.password is not None:
-        raise ConfigError(
-            f"{where}state.url must not hold a password: give it in $PGPASSWORD or ~/.pgpass"
-        )
+    refuse_password(state.url, f"{where}state.url")
 
 
 def _section(cls: type, name: str, table: dict[str, Any], base_dir: Path, where: str) -> Any:

@@ -23,12 +23,12 @@ from hypothesis import settings
 from feeder.app import Feeder, open_feeder
 from feeder.config import Config, load_config, parse_config
 from feeder.ingest.corpus import read_articles
+from feeder.jobs.people import add_subscriber
 from feeder.model import Article, Classification, PollResult, Tag, WriteMode
-from feeder.newsletter.subscribers import add_subscriber
 from feeder.publish import publish
 from feeder.site import site_files
 from feeder.storage import Storage, article_row
-from feeder.web.app import create_app, listen, serve_in_thread, url_of
+from feeder.web.server import create_app, listen, serve_in_thread, url_of
 
 # In CI every run draws the same examples, so a red build is reproducible and a green one
 # is not luck; on a developer's machine hypothesis keeps exploring new ones.

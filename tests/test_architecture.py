@@ -1,5 +1,6 @@
 """The shape of the code: no import circles, project imports at module level, third-party
-builders only at the edge, and front ends that go through the facade."""
+builders only at the edge, front ends that go through the facade, jobs that see only the
+store protocols, no two modules of one name, and each store method documented once."""
 
 from __future__ import annotations
 
@@ -124,8 +125,8 @@ EDGES = {
     "ijson": set(),  # its C backend crashes the process on hostile input: never used
     "ahocorasick_rs": {"feeder.classify.scorer", "feeder.classify.voice"},  # the matchers
     "click": {"feeder.cli"},
-    "starlette": {f"feeder.web.{m}" for m in ("app", "guard", "ops", "pages")},
-    "uvicorn": {"feeder.web.app"},
+    "starlette": {f"feeder.web.{m}" for m in ("server", "guard", "ops", "pages")},
+    "uvicorn": {"feeder.web.server"},
     "itsdangerous": {"feeder.tokens", "feeder.web.guard"},
     "prometheus_client": {"feeder.web.ops"},
 }
@@ -158,7 +159,7 @@ def test_front_ends_reach_the_state_only_through_the_facade() -> None:
 def test_packages_depend_downwards_only() -> None:
     # The data flow: ingest → storage ← classify; publish and newsletter read the state;
     # nothing below imports the facade or a front end.
-    order = ["model", "storage", "classify", "ingest", "publish", "newsletter", "app"]
+    order = ["model", "storage", "classify", "ingest", "publish", "newsletter", "jobs", "app"]
     rank = {name: i for i, name in enumerate(order)}
     graph = project_graph()
     upward = []
@@ -174,7 +175,17 @@ def test_packages_depend_downwards_only() -> None:
     assert not [m for m in below_the_facade if graph[m] & {"feeder.app", "feeder.cli"}]
 
 
-BOTTOM_NAMES = ("model", "errors", "text", "site", "schedule", "config", "files", "templating")
+BOTTOM_NAMES = (
+    "model",
+    "errors",
+    "text",
+    "site",
+    "schedule",
+    "config",
+    "files",
+    "templating",
+    "location",
+)
 BOTTOM = {f"feeder.{name}" for name in (*BOTTOM_NAMES, "lock", "faults")}
 
 
@@ -183,3 +194,89 @@ def test_the_bottom_modules_import_only_each_other() -> None:
     assert {module: graph[module] - BOTTOM - {"feeder"} for module in BOTTOM} == {
         module: set() for module in BOTTOM
     }
+
+
+# What a job may import from storage/: the protocols, and no engine. An engine is a module
+# that opens, speaks SQL or holds tables' code; the package itself opens them (open_storage).
+STORE_PROTOCOLS = {"feeder.storage.stores", "feeder.storage.mail_stores"}
+
+
+def test_the_graph_sees_what_a_job_imports() -> None:
+    graph = project_graph()
+    assert "feeder.storage.stores" in graph["feeder.jobs.poll"]
+    assert any(m.startswith("feeder.jobs.") for m in graph["feeder.app"])
+
+
+@pytest.mark.parametrize("job", sorted(m for m in MODULES if m.startswith("feeder.jobs.")))
+def test_jobs_see_only_the_store_protocols(job: str) -> None:
+    # Direct imports, not what importing them runs: `feeder.storage.stores` runs the
+    # package's __init__ (which imports both engines), but the job names only protocols.
+    storage = {
+        target
+        for target, _, _ in imports(job)
+        if target == "feeder.storage" or target.startswith("feeder.storage.")
+    }
+    assert storage <= STORE_PROTOCOLS, job
+
+
+FRONT_END_PACKAGES = ("feeder.cli", "feeder.web")
+
+
+def test_no_two_modules_below_the_front_ends_share_a_name() -> None:
+    # `storage/ledger.py` beside `newsletter/ledger.py` sends a newcomer to the wrong one.
+    # A package counts by its folder's name; the front-end packages' own modules are theirs.
+    seen: dict[str, list[str]] = {}
+    for name in MODULES:
+        if name == "feeder" or name.startswith(tuple(f"{p}." for p in FRONT_END_PACKAGES)):
+            continue
+        seen.setdefault(name.rpartition(".")[2], []).append(name)
+    assert {short: names for short, names in seen.items() if len(names) > 1} == {}
+
+
+def _store_methods() -> dict[str, set[str]]:
+    """Every store protocol's methods, by protocol (dunder methods aside)."""
+    found: dict[str, set[str]] = {}
+    for module in sorted(STORE_PROTOCOLS):
+        tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+        for cls in tree.body:
+            if isinstance(cls, ast.ClassDef):
+                found[cls.name] = {
+                    f.name
+                    for f in cls.body
+                    if isinstance(f, ast.FunctionDef) and not f.name.startswith("__")
+                }
+    return found
+
+
+def test_every_store_method_is_documented_once_in_its_protocol() -> None:
+    methods = _store_methods()
+    names = set().union(*methods.values())
+    assert {"put_articles", "claim_batch", "count_rows"} <= names  # the check sees them
+    undocumented, repeated = [], []
+    for module in sorted(STORE_PROTOCOLS):
+        tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+        undocumented += [
+            f"{cls.name}.{f.name}"
+            for cls in tree.body
+            if isinstance(cls, ast.ClassDef)
+            for f in cls.body
+            if isinstance(f, ast.FunctionDef) and f.name in names and ast.get_docstring(f) is None
+        ]
+    for module, path in MODULES.items():
+        # engine.py's connections are not stores: their close() is theirs to document.
+        if not module.startswith("feeder.storage.") or module in {
+            *STORE_PROTOCOLS,
+            "feeder.storage.engine",
+        }:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        repeated += [
+            f"{path.name}: {cls.name}.{f.name}"
+            for cls in ast.walk(tree)
+            if isinstance(cls, ast.ClassDef)
+            for f in cls.body
+            if isinstance(f, ast.FunctionDef)
+            and f.name in names
+            and ast.get_docstring(f) is not None
+        ]
+    assert (undocumented, repeated) == ([], [])

@@ -15,12 +15,12 @@ from click.testing import CliRunner
 
 from feeder.cli import main
 from feeder.errors import MailError
+from feeder.jobs.people import import_bounces
 from feeder.model import Article, DeliveryStatus, SubscriberStatus
 from feeder.newsletter.bounces import (
     BounceOutcome,
     BounceReport,
     NotAReport,
-    import_bounces,
     parse_report,
     read_bounces,
 )

@@ -35,10 +35,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from feeder.app import POLL_KEY
 from feeder.cli import main
 from feeder.config import load_config
 from feeder.faults import CRASH_ENV
+from feeder.jobs.poll import POLL_KEY
 from feeder.lock import holder
 
 from .conftest import OUTPUT_FILES, ROOT, SEED_CORPUS, TAXONOMY, run_poll, seed_records

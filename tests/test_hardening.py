@@ -140,8 +140,8 @@ def test_an_unchanged_poll_does_not_read_the_corpus(
     def no_reading(*args: object, **kwargs: object) -> None:
         raise AssertionError("the corpus was read, though its size and mtime are unchanged")
 
-    monkeypatch.setattr("feeder.app.plan_read", no_reading)
-    monkeypatch.setattr("feeder.app.detect_format", no_reading)
+    monkeypatch.setattr("feeder.jobs.poll.plan_read", no_reading)
+    monkeypatch.setattr("feeder.jobs.poll.detect_format", no_reading)
     assert not run_poll(site.config).read
 
 

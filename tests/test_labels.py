@@ -219,6 +219,34 @@ def test_export_then_eval_labels_reproduces_eval_state(polled: Site, tmp_path: P
     assert format_report  # the same formatter prints both
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_label_flow_runs_on_either_engine(
+    make_site: Callable[..., Site], tmp_path: Path, backend: str
+) -> None:
+    # `feeder label` once asked whether a SQLite file existed, on a PostgreSQL state too,
+    # and failed there with "no state yet".
+    site = make_site(voices())
+    run_poll(site.config, WHEN)
+    label_three(site)
+    assert stored_tags(site, ROBOTS) == ("policy",)
+    listed = cli(site, "labels", "list")
+    assert listed.exit_code == 0, listed.output
+    assert [line.split("\t")[:2] for line in listed.output.splitlines()] == [
+        ["vt015_1", "research"],
+        [ROBOTS, "policy"],
+        ["vt036_1", "-"],
+    ]
+    exported = tmp_path / "mine.json"
+    result = cli(site, "labels", "export", str(exported))
+    assert result.exit_code == 0, result.output
+    assert json.loads(exported.read_text(encoding="utf-8"))[ROBOTS]["primary"] == "policy"
+    state = cli(site, "eval", "--state")
+    assert state.exit_code == 0, state.output
+    assert "articles scored: 3" in state.output
+    assert re.search(r"primary first:\s+0\.500\s+\(1/2\)", state.output)
+    assert (backend == "sqlite") == (site.root / "data" / "state.db").exists()
+
+
 def test_eval_needs_labels_or_state(polled: Site) -> None:
     assert cli(polled, "eval").exit_code == 2
     assert cli(polled, "eval", "--state", "--labels", "x.json").exit_code == 2

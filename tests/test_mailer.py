@@ -31,11 +31,13 @@ from feeder.app import open_feeder
 from feeder.cli import main
 from feeder.config import Config
 from feeder.errors import MailError
+from feeder.jobs.people import add_subscriber, import_subscribers, remove_subscriber
 from feeder.model import Article, DeliveryStatus
-from feeder.newsletter.ledger import send_issue
+from feeder.newsletter.addresses import normalise_address
 from feeder.newsletter.message import Recipient, message_bytes, message_id
 from feeder.newsletter.preview import issue_message
 from feeder.newsletter.render import Rendered
+from feeder.newsletter.send import send_issue
 from feeder.newsletter.smtp import (
     BACKOFF,
     PASSWORD_ENV,
@@ -44,12 +46,6 @@ from feeder.newsletter.smtp import (
     diagnose,
     login,
     smtp_password,
-)
-from feeder.newsletter.subscribers import (
-    add_subscriber,
-    import_subscribers,
-    normalise_address,
-    remove_subscriber,
 )
 from feeder.schedule import week_bounds
 from feeder.storage import open_storage

@@ -18,9 +18,9 @@ from feeder.app import Feeder, open_feeder
 from feeder.config import Config
 from feeder.errors import CorpusError
 from feeder.model import PollOutcome, SubscriberStatus
-from feeder.web.app import create_app, listen, serve_in_thread
 from feeder.web.guard import COMMON_HEADERS
 from feeder.web.ops import poll_deadline
+from feeder.web.server import create_app, listen, serve_in_thread
 
 from .conftest import Site
 

@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 import pytest
 from click.testing import CliRunner
 
-from feeder.app import POLL_KEY
 from feeder.cli import main
 from feeder.errors import CorpusError
 from feeder.ingest.plan import corpus_unchanged, decide
+from feeder.jobs.poll import POLL_KEY
 from feeder.model import Change, PollRecord
 from feeder.storage import open_storage
 
@@ -93,7 +93,7 @@ def test_the_same_bytes_with_a_new_mtime_are_not_parsed_again(
     run_poll(site.config, now=NOW)
     state = dump(site)
     bump_mtime(site)
-    monkeypatch.setattr("feeder.app.ingest", None)  # reading it would now fail loudly
+    monkeypatch.setattr("feeder.jobs.poll.ingest", None)  # reading it would now fail loudly
     assert not run_poll(site.config, now=NOW).read
     polls = [r for r in dump(site) if r[0] == "polls"]
     assert [r for r in state if r[0] == "polls"] != polls  # the new mtime is remembered

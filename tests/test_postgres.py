@@ -30,9 +30,9 @@ from feeder.cli import main
 from feeder.config import parse_config
 from feeder.daemon import Daemon
 from feeder.errors import ConfigError, StateError
+from feeder.jobs.people import add_subscriber
 from feeder.model import Classification, Correction, DeliveryStatus, PollRecord
 from feeder.newsletter.dispatch import batch_size
-from feeder.newsletter.subscribers import add_subscriber
 from feeder.storage import SCHEMA_VERSION, open_storage
 from feeder.storage.engine import pg_ddl, to_psycopg
 from feeder.storage.schema import MIGRATIONS

@@ -16,7 +16,7 @@ import pytest
 
 from feeder.config import parse_config
 from feeder.errors import FeederError, OutputError
-from feeder.web.app import create_app, listen, serve_in_thread
+from feeder.web.server import create_app, listen, serve_in_thread
 
 SECRET = b"outside the served folder"
 MTIME = 1_770_000_000

@@ -28,7 +28,6 @@ from feeder.app import Feeder, open_feeder
 from feeder.config import Config, parse_config
 from feeder.errors import OutputError
 from feeder.model import Subscriber, SubscriberStatus
-from feeder.web.app import create_app, listen, serve_in_thread, url_of
 from feeder.web.guard import (
     FORM_COOKIE,
     FORM_FIELD,
@@ -38,6 +37,7 @@ from feeder.web.guard import (
     page_headers,
 )
 from feeder.web.pages import HONEYPOT, SIGNUPS_PER_CLIENT
+from feeder.web.server import create_app, listen, serve_in_thread, url_of
 
 from .conftest import state_toml
 

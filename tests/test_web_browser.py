@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 from feeder.app import open_feeder
 from feeder.config import Config, parse_config
 from feeder.model import SubscriberStatus
-from feeder.web.app import create_app, listen, serve_in_thread, url_of
+from feeder.web.server import create_app, listen, serve_in_thread, url_of
 
 from .conftest import ARTIFACTS, SEED_CORPUS
 from .test_web import Inbox

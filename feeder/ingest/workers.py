@@ -26,7 +26,7 @@ from ..errors import CorpusError
 from ..faults import crash_point
 from ..model import Article, ArticleRow, Change, WriteMode
 from ..schedule import ARTICLE_YEARS
-from ..storage import Storage, article_row
+from ..storage import ArticleStore, article_row
 from ..text import shorten
 from .corpus import Part, Record, Skipped, Tail, read_records, split, to_article
 from .normalise import BadRecord
@@ -93,7 +93,7 @@ _CHANGES = {change.value: change for change in Change}
 
 
 def ingest(
-    store: Storage,
+    store: ArticleStore,
     job: Job,
     now: datetime,
     *,
@@ -277,7 +277,7 @@ class _WorkerFailed(_PartFailed):
 class _Writer:
     """Takes items from the parts, in any order between parts, and writes them."""
 
-    def __init__(self, store: Storage, job: Job, now: datetime) -> None:
+    def __init__(self, store: ArticleStore, job: Job, now: datetime) -> None:
         self.store = store
         self.job = job
         self.now = now

@@ -1,5 +1,6 @@
 """Bounce reports: reading delivery status notifications (RFC 3464) from an mbox file or a
-Maildir folder, and marking the subscribers they say refuse mail for good.
+Maildir folder, and which recipients they say refuse mail for good (jobs/people.py marks
+those subscribers).
 
 The send marks an address bounced itself when the server it talks to refuses it (5xx), but
 most refusals come later, by mail, from a server further on: those are what this reads.
@@ -16,15 +17,12 @@ import email.policy
 import mailbox
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from email.message import Message
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from ..errors import AddressError, MailError
-from ..storage import Storage
-from .subscribers import normalise_address
+from ..errors import MailError
 
 # A report's delivery-status part comes before the returned copy of the message, so a cut
 # at 1 MiB keeps it while a multi-megabyte returned message cannot exhaust memory.
@@ -221,41 +219,6 @@ def _open(path: Path) -> tuple[mailbox.Mailbox[Any], str]:
         raise MailError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-# -- Importing -----------------------------------------------------------------------------
-
-
-def import_bounces(storage: Storage, path: Path, *, now: datetime) -> BounceReport:
-    """Read the reports at `path` and mark the active subscribers that hard-bounced as
-    bounced, in one transaction. Soft bounces change nothing: the send counts its own soft
-    failures, issue by issue, and a delay notice is no failure yet. Running it again on the
-    same mail changes nothing more."""
-    messages, found, unreadable = read_bounces(path)  # before the transaction: file I/O
-    matched: list[Matched] = []
-    with storage.transaction():
-        for bounce in found:
-            address = _subscriber(storage, bounce.recipient)
-            if address is None:
-                outcome = BounceOutcome.UNMATCHED
-            elif not bounce.hard:
-                outcome = BounceOutcome.SOFT
-            elif storage.mark_bounced(address, _detail(bounce), now):
-                outcome = BounceOutcome.MARKED
-            else:
-                outcome = BounceOutcome.INACTIVE
-            matched.append(Matched(bounce, address, outcome))
-    return BounceReport(messages, tuple(matched), tuple(unreadable))
-
-
-def _subscriber(storage: Storage, recipient: str) -> str | None:
-    """The stored address of the subscriber `recipient` names, or None."""
-    try:
-        address = normalise_address(recipient)
-    except AddressError:
-        return None
-    subscriber = storage.subscriber(address)
-    return None if subscriber is None else subscriber.email
-
-
-def _detail(bounce: Bounce) -> str:
-    """Why the address was marked, as the state keeps it (see Storage.bounce_of)."""
+def bounce_detail(bounce: Bounce) -> str:
+    """Why a bounced address was marked, as the state keeps it (see bounce_of)."""
     return f"bounce report ({bounce.source}): {bounce.status} {bounce.diagnostic}".strip()

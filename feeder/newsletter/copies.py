@@ -9,7 +9,7 @@ from typing import Protocol
 from ..config import Config
 from ..model import Delivery, IssueRecord
 from ..site import page_url
-from ..storage import Storage
+from ..storage import IssueStore
 from ..tokens import Purpose, mint
 from .message import Recipient, Skeleton
 from .render import Rendered
@@ -26,7 +26,7 @@ class Copies:
 
     def __init__(
         self,
-        storage: Storage,
+        storage: IssueStore,
         config: Config,
         record: IssueRecord,
         secret: bytes,

@@ -22,10 +22,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from ..config import Config
 from ..model import Delivery, DeliveryStatus, IssueRecord
-from ..storage import Storage
+from ..storage import DeliveryStore, IssueStore, SubscriberStore
 from ..storage.ledger import GONE
 from .copies import Copies, Signer
 from .message import sender
@@ -44,6 +45,11 @@ SOFT_LIMIT = 3  # consecutive issues with soft failures that make an address bou
 LEASE_POLL = 1.0  # seconds between looks at another daemon's claimed rows
 
 Outcome = tuple[str, DeliveryStatus, str | None]  # (address, where its row goes, why)
+
+
+class DispatchStore(DeliveryStore, SubscriberStore, IssueStore, Protocol):
+    """What each of a send's connections uses: the ledger's claims and settlements, whether
+    a recipient is still subscribed, and the frozen editions."""
 
 
 def batch_size(per_second: float, connections: int) -> int:
@@ -79,7 +85,7 @@ class Dispatch:
 
     def __init__(
         self,
-        connect_state: Callable[[], Storage],
+        connect_state: Callable[[], DispatchStore],
         config: Config,
         record: IssueRecord,
         secret: bytes,
@@ -182,7 +188,7 @@ class Dispatch:
             storage.close()
 
     def _mail(
-        self, batch: list[Delivery], storage: Storage, copies: Copies, session: Session
+        self, batch: list[Delivery], storage: DispatchStore, copies: Copies, session: Session
     ) -> None:
         """Mail a claimed batch and settle it, whatever happens. Rows never tried go back to
         pending; only a row whose message may have left stays in doubt."""

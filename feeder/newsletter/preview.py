@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from ..config import Config
@@ -11,7 +12,7 @@ from ..files import write_if_changed
 from ..model import IssueStatus, Tag
 from ..schedule import week_bounds, week_key
 from ..site import page_url, preview_files
-from ..storage import Storage
+from ..storage import ArticleStore, IssueStore
 from ..tokens import Purpose
 from .issue import Issue, select_issue
 from .message import Recipient, message_bytes
@@ -21,7 +22,11 @@ PREVIEW_RECIPIENT = "preview@example.invalid"
 PREVIEW_TOKEN = "preview"  # in the sample's links: the pages answer it with "not valid"
 
 
-def current_issue(storage: Storage, key: str, tz: ZoneInfo) -> Issue:
+class IssueSource(ArticleStore, IssueStore, Protocol):
+    """What an issue is made from: the stored articles, and the issues frozen before it."""
+
+
+def current_issue(storage: IssueSource, key: str, tz: ZoneInfo) -> Issue:
     """What week `key`'s issue would hold if it were frozen now (see select_issue)."""
     frozen = storage.frozen_weeks()
     start, end = week_bounds(key, tz)
@@ -37,7 +42,7 @@ def current_issue(storage: Storage, key: str, tz: ZoneInfo) -> Issue:
 
 
 def issue_message(
-    storage: Storage, config: Config, key: str, tags: Sequence[Tag]
+    storage: IssueSource, config: Config, key: str, tags: Sequence[Tag]
 ) -> tuple[Rendered, Rendered]:
     """The issue's web version and the mail of every section (with stand-ins for a reader's
     links): as frozen if it was, else as it would be rendered from the state now."""
@@ -52,7 +57,9 @@ def issue_message(
     return page, everything
 
 
-def write_preview(storage: Storage, config: Config, key: str, tags: Sequence[Tag]) -> list[Path]:
+def write_preview(
+    storage: IssueSource, config: Config, key: str, tags: Sequence[Tag]
+) -> list[Path]:
     """Write out/newsletter/<key>.html and .txt (the web version) and .eml; return the files
     that changed.
 
@@ -75,7 +82,7 @@ def write_preview(storage: Storage, config: Config, key: str, tags: Sequence[Tag
     return [path for path, data in outputs.items() if write_if_changed(path, data)]
 
 
-def latest_week(storage: Storage, tz: ZoneInfo) -> str | None:
+def latest_week(storage: ArticleStore, tz: ZoneInfo) -> str | None:
     """The newest week that has articles; None when the state has none."""
     newest = storage.entries(limit=1)
     return week_key(newest[0].article.published, tz) if newest else None

@@ -1,10 +1,10 @@
-"""A reader's sign-up on the web: confirmed by mail (double opt-in), at most one mail per
-address per MAIL_INTERVAL, and an outcome the caller cannot tell apart: whether the address
-was new, waiting for its confirmation or subscribed already, the page says the same."""
+"""The mail a reader's sign-up on the web sends: a confirmation (double opt-in), or the
+preferences link for an address subscribed already, at most one per address per
+MAIL_INTERVAL. The sign-up itself is jobs/readers.py's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -13,16 +13,12 @@ from email.utils import make_msgid
 from enum import StrEnum
 
 from ..config import Config
-from ..errors import MailError
-from ..model import Subscriber, SubscriberStatus, Tag
+from ..model import Subscriber, Tag
 from ..site import page_url
-from ..storage import Storage
 from ..templating import Templates
-from ..tokens import CONFIRM_DAYS, Purpose, mint, new_ref
-from .copies import Signer
+from ..tokens import CONFIRM_DAYS, Purpose, mint
+from .addresses import Choice
 from .message import sender
-from .smtp import SmtpFactory, connect, send_now, smtp_password
-from .subscribers import Choice, choose_tags, normalise_address
 
 MAIL_INTERVAL = timedelta(minutes=10)
 
@@ -41,47 +37,6 @@ def mail_to_send(
     if mailed_at is not None and now - mailed_at < MAIL_INTERVAL:
         return None
     return SignUpMail.PREFERENCES if subscriber.active else SignUpMail.CONFIRM
-
-
-def sign_up(
-    storage: Storage,
-    config: Config,
-    secret: bytes,
-    email: str,
-    ids: Iterable[str],
-    tags: Sequence[Tag],
-    *,
-    now: datetime,
-    smtp_factory: SmtpFactory | None = None,
-    signer: Signer | None = None,
-) -> None:
-    """Sign `email` up for the sections `ids`, as a web form asks.
-
-    AddressError or InputError for what the form cannot hold; MailError when the mail
-    server does not take the mail (the address may then ask again at once).
-    """
-    address = normalise_address(email)
-    chosen = choose_tags(ids, tags)
-    with storage.transaction():
-        # Sign-ups nobody confirmed in time are erased: they never agreed to be kept.
-        storage.purge_pending(now - timedelta(days=CONFIRM_DAYS))
-        subscriber = storage.subscriber(address) or storage.add_subscriber(
-            address, "", SubscriberStatus.PENDING, new_ref(), now
-        )
-        before = storage.mailed_at(address)
-        kind = mail_to_send(subscriber, before, now)
-        if kind is None:
-            return
-        storage.set_mailed_at(address, now)  # before sending: two requests send one mail
-    message = sign_up_mail(kind, subscriber, chosen, config, secret, tags, now)
-    factory = smtp_factory or (lambda: connect(config.smtp, smtp_password()))
-    failure = send_now(
-        factory, config.smtp, message["From"].addresses[0].addr_spec, address, message.as_bytes()
-    )
-    if failure is not None:
-        with storage.transaction():
-            storage.set_mailed_at(address, before)
-        raise MailError(f"the mail server did not take the sign-up mail: {failure.detail}")
 
 
 def sign_up_mail(

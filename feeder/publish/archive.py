@@ -27,7 +27,7 @@ from ..site import (
     web_version_path,
     web_version_url,
 )
-from ..storage import Storage
+from ..storage import IssueStore
 from ..templating import Templates
 from ..text import one_line
 from .feeds import ATOM_TYPE, build_issues_feed, issues_feed_info
@@ -47,7 +47,7 @@ class ArchivedIssue:
     articles: int  # every article it carries: its week's and late ones
 
 
-def publish_archive(storage: Storage, config: Config) -> list[Path]:
+def publish_archive(storage: IssueStore, config: Config) -> list[Path]:
     """Rewrite the archive from the ledger; return the files rewritten.
 
     For the newsletter send to call once an issue went out; a build does the same through

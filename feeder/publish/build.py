@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from ..config import DEFAULT_TEMPLATES, Config, FeedDef, NewsletterSection
@@ -25,7 +26,7 @@ from ..site import (
     archive_page_url,
     archive_path,
 )
-from ..storage import Storage
+from ..storage import FeedStore, IssueStore, MetaStore
 from ..templating import Templates
 from ..text import TAG_ID, newest_first, one_line
 from .accounts import account_feed_infos, choose_slug
@@ -50,7 +51,12 @@ SYNC_BATCH = 500  # articles whose feeds are worked out per round trip to the st
 ENTRY_CACHE = 20_000  # archive entries kept for the other feeds' pages of one publish
 
 
-def publish(storage: Storage, tags: Sequence[Tag], config: Config) -> list[Path]:
+class PublishStore(FeedStore, MetaStore, IssueStore, Protocol):
+    """What a publish reads and writes: the feeds' members and archive pages, the feed
+    definitions it last worked with (meta), and the issues sent (the newsletter archive)."""
+
+
+def publish(storage: PublishStore, tags: Sequence[Tag], config: Config) -> list[Path]:
     """Bring every feed's members up to date with the articles written since the last
     publish, write the archive pages whose content changed, then the feeds, OPML, index page
     and newsletter archive; return the files rewritten."""
@@ -87,7 +93,7 @@ def publish(storage: Storage, tags: Sequence[Tag], config: Config) -> list[Path]
 
 
 def sync_members(
-    storage: Storage, tags: Sequence[Tag], custom: Sequence[FeedDef], size: int, out: Path
+    storage: PublishStore, tags: Sequence[Tag], custom: Sequence[FeedDef], size: int, out: Path
 ) -> dict[str, str]:
     """Put the articles written since the last publish into the feeds they now belong in
     (appended in published order), take them out of the others, and forget the archive
@@ -151,7 +157,7 @@ def feed_definitions(tags: Sequence[Tag], custom: Sequence[FeedDef]) -> dict[str
 
 
 def write_archives(
-    storage: Storage, feeds: Sequence[FeedInfo], labels: Mapping[str, str], config: Config
+    storage: FeedStore, feeds: Sequence[FeedInfo], labels: Mapping[str, str], config: Config
 ) -> tuple[list[Path], dict[str, int]]:
     """Write the archive pages that are new or changed, delete those that no longer exist;
     return the files written and each feed's number of pages."""

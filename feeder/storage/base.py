@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..errors import StateError
@@ -110,7 +111,6 @@ class Database:
     # -- The schema ----------------------------------------------------------------------
 
     def schema_version(self) -> int:
-        """The version the state's schema is at (0: an empty state)."""
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def _set_schema_version(self, version: int) -> None:
@@ -139,7 +139,6 @@ class Database:
             )
 
     def migrate(self) -> tuple[int, int]:
-        """Bring the schema up to this feeder's version in one transaction: (from, to)."""
         with self.transaction():
             before = version = self.schema_version()
             self._refuse_newer(version)
@@ -152,12 +151,32 @@ class Database:
             self._set_schema_version(SCHEMA_VERSION)
         return before, SCHEMA_VERSION
 
+    # -- Rows, for `state copy` -------------------------------------------------------------
+
+    def count_rows(self, table: str) -> int:
+        return int(self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    def columns(self, table: str) -> list[str]:
+        cursor = self.db.execute(f"SELECT * FROM {table} LIMIT 0")
+        columns = [str(c[0]) for c in cursor.description]
+        cursor.fetchall()
+        return columns
+
+    def rows(self, table: str, columns: Sequence[str], order: str) -> Iterator[Sequence[Any]]:
+        sort = order.format(seq=self.dialect.seq)
+        return self.db.stream(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {sort}")
+
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        values = ", ".join("?" for _ in columns)
+        self.db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})", rows)
+
     def after_copy(self) -> None:
-        """Once `feeder state copy` has written every row: SQLite has nothing to do."""
+        pass  # SQLite numbers the next poll after the copied ones by itself
 
     @contextmanager
     def savepoint(self, name: str) -> Iterator[None]:
-        """Inside a transaction: undo just this block's changes if it raises."""
         self.db.execute(f"SAVEPOINT {name}")
         try:
             yield
@@ -169,11 +188,6 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """All or nothing: commit when the block ends, roll back if it raises.
-
-        A database error (disk full, I/O error, locked too long, a lost server) becomes a
-        StateError naming the state; the state is then as it was before the block.
-        """
         try:
             self.db.execute(self.dialect.begin)
             try:

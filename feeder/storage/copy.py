@@ -3,13 +3,13 @@ one transaction on each side, counted and checked."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
 from ..errors import StateError
-from .base import Database
+from .stores import TableStore
 
 # Parents before children (the foreign keys), and the ledger in its own order: the target
 # numbers its rows (rowid or seq) afresh in that order, so the send order survives.
@@ -44,7 +44,7 @@ class Copied:
     target: int
 
 
-def copy_state(source: Database, target: Database) -> list[Copied]:
+def copy_state(source: TableStore, target: TableStore) -> list[Copied]:
     """Copy every row of `source` into `target`, which must hold no rows and be at the same
     schema version (a new, empty one is brought there first). All or nothing: StateError if
     the target is not empty, or if any table's count differs afterwards (then nothing is kept).
@@ -60,20 +60,15 @@ def copy_state(source: Database, target: Database) -> list[Copied]:
     copied: list[Copied] = []
     with source.transaction(), target.transaction():
         for table, _ in TABLES:
-            if _count(target, table):
+            if target.count_rows(table):
                 raise StateError(
                     f"{target.location}: table {table} is not empty; copy into an empty state"
                 )
         for table, order in TABLES:
-            columns = [c for c in _columns(source, table) if (table, c) not in ENGINE_COLUMNS]
-            names = ", ".join(columns)
-            rows = source.db.stream(
-                f"SELECT {names} FROM {table} ORDER BY {order.format(seq=source.dialect.seq)}"
-            )
-            insert = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)})"
-            for chunk in _chunks(rows):
-                target.db.executemany(insert, chunk)
-            copied.append(Copied(table, _count(source, table), _count(target, table)))
+            columns = [c for c in source.columns(table) if (table, c) not in ENGINE_COLUMNS]
+            for chunk in _chunks(source.rows(table, columns, order)):
+                target.insert_rows(table, columns, chunk)
+            copied.append(Copied(table, source.count_rows(table), target.count_rows(table)))
         target.after_copy()
         wrong = [c for c in copied if c.source != c.target]
         if wrong:
@@ -85,17 +80,6 @@ def copy_state(source: Database, target: Database) -> list[Copied]:
     return copied
 
 
-def _count(database: Database, table: str) -> int:
-    return int(database.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-
-
-def _columns(database: Database, table: str) -> list[str]:
-    cursor = database.db.execute(f"SELECT * FROM {table} LIMIT 0")
-    columns = [str(c[0]) for c in cursor.description]
-    cursor.fetchall()
-    return columns
-
-
-def _chunks(rows: Iterator[Any]) -> Iterator[list[Any]]:
+def _chunks(rows: Iterator[Sequence[Any]]) -> Iterator[list[tuple[Any, ...]]]:
     while chunk := [tuple(row) for row in islice(rows, CHUNK)]:
         yield chunk

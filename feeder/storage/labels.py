@@ -14,7 +14,6 @@ class Labels(Database):
     """The labels table."""
 
     def put_label(self, correction: Correction) -> None:
-        """Record a verdict, replacing any earlier one for that article."""
         self.db.execute(
             f"INSERT INTO labels ({_COLUMNS}) VALUES (:id, :primary, :also, :at) "
             "ON CONFLICT (article_id) DO UPDATE SET primary_tag = excluded.primary_tag, "
@@ -28,7 +27,6 @@ class Labels(Database):
         )
 
     def labels(self) -> list[Correction]:
-        """Every recorded verdict, in article id order."""
         rows = self.db.execute(f"SELECT {_COLUMNS} FROM labels ORDER BY article_id")
         return [self._correction(row) for row in rows]
 

@@ -22,19 +22,10 @@ class Ledger(Database):
     """The issues, issue_articles, issue_editions and deliveries tables."""
 
     def issue_status(self, key: str) -> IssueStatus | None:
-        """'sending', 'partial', 'sent' or 'skipped'; None if the week's issue was never frozen.
-
-        'sent' and 'skipped' are done; 'sending' (a run in progress, or one that crashed)
-        and 'partial' (some recipients failed, deferred or in doubt) are not.
-        """
         row = self.db.execute("SELECT status FROM issues WHERE key = :key", {"key": key}).fetchone()
         return None if row is None else IssueStatus(row[0])
 
     def issue_done(self, key: str) -> bool:
-        """Nothing is left that a send run would do on its own: the issue was sent or skipped,
-        or it is frozen and no recipient is pending (those left failed for good or in doubt
-        wait for the operator: `feeder status`, `newsletter send --retry-unknown`).
-        """
         row = self.db.execute(
             """
             SELECT status IN ('sent', 'skipped') OR NOT EXISTS (
@@ -46,16 +37,13 @@ class Ledger(Database):
         return row is not None and bool(row[0])
 
     def issue_record(self, key: str) -> IssueRecord | None:
-        """One issue with its frozen message and its ledger counts."""
         records = self._issue_records("WHERE key = :key", {"key": key, "limit": 1})
         return records[0] if records else None
 
     def recent_issues(self, limit: int = 10) -> list[IssueRecord]:
-        """The newest issues first (by week)."""
         return self._issue_records("", {"limit": limit})
 
     def sent_issues(self) -> list[IssueRecord]:
-        """Every issue that went out, to everyone or to some (sent or partial), newest first."""
         return self._issue_records("WHERE status IN ('sent', 'partial')", {"limit": NO_LIMIT})
 
     def _issue_records(self, where: str, params: dict[str, object]) -> list[IssueRecord]:
@@ -92,15 +80,12 @@ class Ledger(Database):
         ]
 
     def frozen_weeks(self) -> set[str]:
-        """Every week whose issue content is fixed: sent, being sent, partial or skipped."""
         return {row[0] for row in self.db.execute("SELECT key FROM issues")}
 
     def issued_article_ids(self) -> set[str]:
-        """Every article that some issue already carries."""
         return {row[0] for row in self.db.execute("SELECT article_id FROM issue_articles")}
 
     def skip_issue(self, key: str, now: datetime) -> None:
-        """Record that week `key` had nothing to send."""
         self.db.execute(
             """
             INSERT INTO issues (key, status, frozen_at, finished_at, articles, late)
@@ -118,13 +103,6 @@ class Ledger(Database):
         late_ids: Sequence[str],
         editions: Mapping[str, tuple[str, str, str]],
     ) -> None:
-        """Fix an issue: its web version `message` (subject, html, text), its articles, the
-        rendering of each edition, and its recipients: every active subscriber, with the
-        edition of their sections (their tags, or '*' for everything), in one statement.
-
-        Recipients are pending, except those whose edition is not in `editions` (none of
-        their sections had an article): they are recorded as 'empty' and never mailed.
-        """
         subject, html, text = message
         stamp = to_db_time(now)
         # Two daemons sharing a state may freeze the same week at once: the first wins, and
@@ -183,8 +161,6 @@ class Ledger(Database):
         )
 
     def edition(self, key: str, edition: str) -> tuple[str, str, str] | None:
-        """One edition's frozen message (subject, html, text); None for an issue frozen
-        before editions existed, whose recipients all get the issue's own message."""
         row = self.db.execute(
             """
             SELECT subject, html, text FROM issue_editions
@@ -195,7 +171,6 @@ class Ledger(Database):
         return None if row is None else (row[0], row[1], row[2])
 
     def issue_article_ids(self, key: str) -> list[str]:
-        """The articles an issue carries, in the order it shows them."""
         rows = self.db.execute(
             "SELECT article_id FROM issue_articles WHERE issue = :key ORDER BY position",
             {"key": key},
@@ -209,16 +184,12 @@ class Ledger(Database):
         )
 
     def deliveries(self, key: str, status: DeliveryStatus | None = None) -> list[Delivery]:
-        """An issue's ledger rows in the order they were created, optionally of one status."""
         return self._deliveries(
             "d.issue = :key AND (CAST(:status AS TEXT) IS NULL OR d.status = :status)",
             {"key": key, "status": status},
         )
 
     def deliveries_in_doubt(self) -> list[Delivery]:
-        """Rows left in 'sending': a run ended during their SMTP transaction, so whether the
-        server took the message is unknown. Only `newsletter send --retry-unknown` resends them.
-        """
         return self._deliveries("d.status = 'sending'", {})
 
     def _deliveries(
@@ -253,12 +224,6 @@ class Ledger(Database):
     def claim_batch(
         self, key: str, limit: int, now: datetime, after: int = 0, expired: datetime | None = None
     ) -> tuple[list[Delivery], int]:
-        """Claim up to `limit` pending rows after row `after` (a Delivery's seq), in ledger
-        order: pending → sending, in the caller's transaction. A row whose recipient is no
-        longer active is cancelled instead, and not returned: whoever left before their
-        batch was claimed is never mailed. A run claims forwards, so a row it put back to
-        pending (a transient failure) waits for the next run. Returns the claimed rows and
-        the seq of the last row looked at (`after` if none), where the next claim starts."""
         rows = self._deliveries(
             "d.issue = :key AND d.status = 'pending' AND d.seq > :after",
             {"key": key, "after": after},
@@ -290,20 +255,14 @@ class Ledger(Database):
         )
 
     def leased_elsewhere(self, key: str) -> bool:
-        """Whether another run holds claimed rows it has not tried yet: only on a shared
-        state (storage/postgres.py); on one machine, runs never overlap."""
         return False
 
     def start_delivery(self, key: str, email: str, now: datetime) -> bool:
-        """About to hand a claimed row's message to the server. On one machine the claim
-        already moved it to 'sending', so there is nothing to write (see storage/postgres.py
-        for a shared state)."""
         return True
 
     def settle_delivery(
         self, key: str, email: str, status: DeliveryStatus, detail: str | None, now: datetime
     ) -> None:
-        """Move a claimed row out of 'sending', to where its attempt left it."""
         self.db.execute(
             """
             UPDATE deliveries SET status = :status, detail = :detail, updated_at = :now
@@ -325,11 +284,6 @@ class Ledger(Database):
         now: datetime,
         soft_limit: int,
     ) -> None:
-        """Settle claimed rows, each (address, status, detail), and what they say of each
-        address: a permanent refusal (failed) marks it bounced; a row left pending with a
-        detail (a transient failure to the end) counts one soft failure for this issue, and
-        `soft_limit` consecutive issues of them mark it bounced; a sent one clears the count.
-        Unsubscribed and erased addresses are left as they are."""
         stamp = to_db_time(now)
         rows = [
             {"key": key, "email": email, "status": status, "detail": detail, "now": stamp}
@@ -377,7 +331,6 @@ class Ledger(Database):
         )
 
     def delivery_counts(self, key: str) -> dict[DeliveryStatus, int]:
-        """How many of an issue's ledger rows are in each status."""
         rows = self.db.execute(
             "SELECT status, count(*) FROM deliveries WHERE issue = :key GROUP BY status",
             {"key": key},
@@ -385,8 +338,6 @@ class Ledger(Database):
         return {DeliveryStatus(status): count for status, count in rows}
 
     def problem_deliveries(self, key: str, limit: int) -> list[Delivery]:
-        """The first `limit` rows that did not reach their recipient and say why: failed,
-        in doubt, or pending after a failure."""
         return self._deliveries(
             """
             d.issue = :key AND (d.status IN ('failed', 'sending')
@@ -397,14 +348,12 @@ class Ledger(Database):
         )
 
     def add_send_seconds(self, key: str, seconds: float) -> None:
-        """Add one run's duration to the issue's total send time."""
         self.db.execute(
             "UPDATE issues SET send_seconds = send_seconds + :seconds WHERE key = :key",
             {"key": key, "seconds": seconds},
         )
 
     def retry_in_doubt(self, key: str, now: datetime) -> int:
-        """Put an issue's in-doubt rows back to pending, on the operator's word."""
         cursor = self.db.execute(
             """
             UPDATE deliveries SET status = 'pending', updated_at = :now,

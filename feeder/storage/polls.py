@@ -40,7 +40,6 @@ class Polls(Database):
         )
 
     def touch_last_poll(self, mtime_ns: int) -> None:
-        """The corpus file has a new mtime but the same bytes: remember the new mtime."""
         self.db.execute(
             "UPDATE polls SET mtime_ns = :mtime_ns WHERE id = (SELECT max(id) FROM polls)",
             {"mtime_ns": mtime_ns},

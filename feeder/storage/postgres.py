@@ -24,16 +24,16 @@ from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from ..errors import LockedError, StateError
+from ..location import safe_url
 from ..model import Delivery, DeliveryStatus
 from .base import to_db_time
 from .engine import PgConnection, pool_for, postgres
-from .feeds import Feeds
 from .labels import Labels
 from .ledger import Ledger
+from .members import Members
 from .polls import Polls
 from .schema import BASELINE, _script
 from .subscribers import Subscribers
@@ -163,24 +163,7 @@ CREATE TABLE form_nonces (
 """.replace("{text}", _TEXT)
 
 
-def is_url(location: object) -> bool:
-    """Whether a state location names a PostgreSQL database rather than a SQLite file."""
-    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
-
-
-def safe_url(url: str) -> str:
-    """The URL as messages show it: never with a password, should one have slipped in."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}@{host}" if parts.username else host
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-class PostgresStorage(Feeds, Labels, Polls, Subscribers, Ledger):
+class PostgresStorage(Members, Labels, Polls, Subscribers, Ledger):
     """Every table of one PostgreSQL database, through one pooled connection."""
 
     shared = True  # several processes on several hosts use it at once
@@ -230,7 +213,7 @@ class PostgresStorage(Feeds, Labels, Polls, Subscribers, Ledger):
         return 0 if row is None else int(row[0])
 
     def migrate(self) -> tuple[int, int]:
-        """As on SQLite; the portable steps' column types are read as PostgreSQL's."""
+        # As on SQLite; the portable steps' column types are read as PostgreSQL's.
         db = self.db
         assert isinstance(db, PgConnection)
         db.portable_ddl = True
@@ -255,9 +238,7 @@ class PostgresStorage(Feeds, Labels, Polls, Subscribers, Ledger):
     def claim_batch(
         self, key: str, limit: int, now: datetime, after: int = 0, expired: datetime | None = None
     ) -> tuple[list[Delivery], int]:
-        """Lease up to `limit` pending rows after seq `after`, skipping rows another run
-        holds (FOR UPDATE SKIP LOCKED: two daemons claim disjoint batches at once) or has
-        leased since `expired`. A row whose recipient has left is cancelled instead."""
+        # FOR UPDATE SKIP LOCKED: two daemons claim disjoint batches at once.
         picked = self.db.execute(
             """
             SELECT seq FROM deliveries
@@ -301,8 +282,6 @@ class PostgresStorage(Feeds, Labels, Polls, Subscribers, Ledger):
         return bool(row[0])
 
     def start_delivery(self, key: str, email: str, now: datetime) -> bool:
-        """The row goes to 'sending' (committed at once: a crash from here on leaves it in
-        doubt); False if this run's lease on it expired and another run took it."""
         cursor = self.db.execute(
             """
             UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = :now
@@ -319,8 +298,6 @@ class PostgresStorage(Feeds, Labels, Polls, Subscribers, Ledger):
         now: datetime,
         soft_limit: int,
     ) -> None:
-        """As on SQLite (their leases end), but for rows another run has taken over since
-        this run's lease on them expired: those are the other run's to settle."""
         theirs = {
             row[0]
             for row in self.db.execute(
@@ -332,11 +309,12 @@ class PostgresStorage(Feeds, Labels, Polls, Subscribers, Ledger):
                 {"key": key, "me": self.claimer},
             )
         }
+        # Their leases end; rows another run took over are that run's to settle.
         held = [outcome for outcome in outcomes if outcome[0] not in theirs]
         super().settle_batch(key, held, now, soft_limit)
 
     def after_copy(self) -> None:
-        """The polls were copied with their ids: the next one is numbered after them."""
+        # The polls were copied with their ids: the next one is numbered after them.
         self.db.execute(
             "SELECT setval(pg_get_serial_sequence('polls', 'id'), coalesce(max(id), 0) + 1, "
             "false) FROM polls"
@@ -347,9 +325,7 @@ class PostgresStorage(Feeds, Labels, Polls, Subscribers, Ledger):
 
     @contextmanager
     def exclusive(self, name: str, wait: float = 0.0) -> Iterator[None]:
-        """Hold the database-wide lock `name` for the block, waiting up to `wait` seconds,
-        else LockedError: a session advisory lock, which the server drops when the holder's
-        connection ends, so a killed holder (on any host) leaves none behind."""
+        # A session advisory lock: the server drops it when the holder's connection ends.
         key = _lock_key(name)
         deadline = time.monotonic() + wait
         while not self.db.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0]:
@@ -365,7 +341,6 @@ class PostgresStorage(Feeds, Labels, Polls, Subscribers, Ledger):
             self.db.execute("SELECT pg_advisory_unlock(?)", (key,))
 
     def another(self) -> PostgresStorage:
-        """Another connection to the same database, for a thread of its own."""
         try:
             db = PgConnection(pool_for(self._url, CONNECT_TIMEOUT), CONNECT_TIMEOUT)
         except postgres().errors as exc:

@@ -1,4 +1,4 @@
-"""The SQLite backend: one state file holding every table, behind the Storage interface."""
+"""The SQLite backend: one state file holding every table, behind the store protocols."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .feeds import Feeds
 from .labels import Labels
 from .ledger import Ledger
+from .members import Members
 from .polls import Polls
 from .subscribers import Subscribers
 
 
-class SqliteStorage(Feeds, Labels, Polls, Subscribers, Ledger):
+class SqliteStorage(Members, Labels, Polls, Subscribers, Ledger):
     """Every table of one SQLite state file, through one connection."""
 
     shared = False  # one machine: its processes coordinate with file locks beside it
@@ -28,13 +28,11 @@ class SqliteStorage(Feeds, Labels, Polls, Subscribers, Ledger):
         return storage
 
     def another(self) -> SqliteStorage:
-        """Another connection to the same file, for a thread of its own."""
         return SqliteStorage.open(self.path, self.tz)
 
     @contextmanager
     def exclusive(self, name: str, wait: float = 0.0) -> Iterator[None]:
-        """One machine's processes coordinate with file locks (feeder/lock.py), not here."""
-        yield
+        yield  # one machine's processes hold file locks beside the state (feeder/lock.py)
 
     def __enter__(self) -> SqliteStorage:
         return self

@@ -29,7 +29,6 @@ class Subscribers(Database):
     def add_subscriber(
         self, email: str, name: str, status: SubscriberStatus, ref: str, now: datetime
     ) -> Subscriber:
-        """A new row for `email`, choosing every section; the address must not be stored."""
         self.db.execute(
             """
             INSERT INTO subscribers (email, name, status, tags, since, ref)
@@ -42,7 +41,6 @@ class Subscribers(Database):
         return subscriber
 
     def set_status(self, email: str, status: SubscriberStatus, now: datetime) -> bool:
-        """Move `email` to `status` (its `since` becomes now); False if it was there already."""
         cursor = self.db.execute(
             """
             UPDATE subscribers SET status = :status, since = :now
@@ -59,14 +57,12 @@ class Subscribers(Database):
         )
 
     def set_subscriber_tags(self, email: str, tags: tuple[str, ...] | None) -> None:
-        """Choose the sections `email` gets: tag ids, or None for everything."""
         self.db.execute(
             "UPDATE subscribers SET tags = :tags WHERE email = :email",
             {"email": email, "tags": None if tags is None else " ".join(tags)},
         )
 
     def mailed_at(self, email: str) -> datetime | None:
-        """When `email` was last sent a confirmation or preferences mail."""
         row = self.db.execute(
             "SELECT mailed_at FROM subscribers WHERE email = :email", {"email": email}
         ).fetchone()
@@ -79,7 +75,6 @@ class Subscribers(Database):
         )
 
     def forget_subscriber(self, email: str) -> bool:
-        """Erase `email`: its row and its delivery history. False if nothing was stored."""
         deliveries = self.db.execute(
             "DELETE FROM deliveries WHERE email = :email", {"email": email}
         )
@@ -87,8 +82,6 @@ class Subscribers(Database):
         return row.rowcount + deliveries.rowcount > 0
 
     def purge_pending(self, before: datetime) -> int:
-        """Erase sign-ups whose last confirmation mail went before `before` and was never
-        answered: nobody agreed to be kept on the list."""
         cursor = self.db.execute(
             """
             DELETE FROM subscribers
@@ -99,21 +92,16 @@ class Subscribers(Database):
         return cursor.rowcount
 
     def subscriber_choices(self) -> dict[tuple[str, ...] | None, int]:
-        """How many active subscribers chose each set of sections (tag ids, None for
-        everything)."""
         rows = self.db.execute(
             "SELECT tags, count(*) FROM subscribers WHERE status = 'active' GROUP BY tags"
         )
         return {_tags(tags): count for tags, count in rows}
 
     def subscriber_counts(self) -> dict[SubscriberStatus, int]:
-        """How many addresses are in each status (every status named, 0 included)."""
         rows = dict(self.db.execute("SELECT status, count(*) FROM subscribers GROUP BY status"))
         return {status: rows.get(status.value, 0) for status in SubscriberStatus}
 
     def mark_bounced(self, email: str, detail: str, now: datetime) -> bool:
-        """An active address refused mail for good (a bounce report says so); False if it
-        was not active."""
         cursor = self.db.execute(
             """
             UPDATE subscribers SET status = 'bounced', since = :now, bounce = :detail
@@ -124,7 +112,6 @@ class Subscribers(Database):
         return cursor.rowcount > 0
 
     def bounce_of(self, email: str) -> str | None:
-        """Why `email` was marked bounced; None if it is not."""
         row = self.db.execute(
             "SELECT bounce FROM subscribers WHERE email = :email AND status = 'bounced'",
             {"email": email},
@@ -132,8 +119,6 @@ class Subscribers(Database):
         return None if row is None else str(row[0] or "")
 
     def reactivate(self, email: str, now: datetime) -> bool:
-        """The operator's way back for a bounced address: active, its counts cleared. False
-        if it was not bounced."""
         cursor = self.db.execute(
             """
             UPDATE subscribers SET status = 'active', since = :now, bounce = NULL,
@@ -145,7 +130,6 @@ class Subscribers(Database):
         return cursor.rowcount > 0
 
     def is_subscribed(self, email: str) -> bool:
-        """Whether `email` (already normalised) gets mail now."""
         row = self.db.execute(
             "SELECT 1 FROM subscribers WHERE email = :email AND status = 'active'",
             {"email": email},
@@ -155,7 +139,6 @@ class Subscribers(Database):
     def subscribers(
         self, status: SubscriberStatus | None = SubscriberStatus.ACTIVE
     ) -> list[Subscriber]:
-        """Subscribers by address, of one status (default: the active ones) or of any."""
         rows = self.db.execute(
             f"""
             SELECT {_COLUMNS} FROM subscribers
@@ -177,8 +160,6 @@ class Subscribers(Database):
         )
 
     def spend_nonce(self, nonce: str, now: datetime, forget_before: datetime) -> bool:
-        """Record a form's nonce as used: False if it was used already (a replay). Nonces
-        used before `forget_before` are dropped: their forms have expired anyway."""
         self.db.execute(
             "DELETE FROM form_nonces WHERE used_at < :before",
             {"before": to_db_time(forget_before)},

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from ..app import Feeder, open_feeder
 from ..config import Config
-from ..errors import FeederError, StateError
+from ..errors import FeederError
 from ..model import PollAttempt, PollOutcome, SubscriberStatus
 from ..text import printable
 
@@ -66,7 +66,9 @@ class Ops:
 
     def __init__(self, config: Config, clock: Callable[[], datetime] | None) -> None:
         self.config = config
-        self._open = partial(open_feeder, config, clock=clock)
+        # A missing state is refused, not created empty: that would hide the problem from
+        # the very checks meant to report it.
+        self._open = partial(open_feeder, config, clock=clock, create=False)
         # Our own registry: the global one would add this process's Python figures, and keep
         # the collector of every application made in the process (the tests make many).
         self.registry = CollectorRegistry()
@@ -80,11 +82,7 @@ class Ops:
         ]
 
     def feeder(self) -> Feeder:
-        """A Feeder over the existing state. Opening a missing one would create it empty,
-        which would hide the problem from the very checks meant to report it."""
-        path = self.config.state.path
-        if not self.config.state.url and not path.exists():
-            raise StateError(f"{path}: no state file (run `feeder poll` first)")
+        """A Feeder over the existing state; StateError, when it is used, if there is none."""
         return self._open()
 
     def healthz(self, request: Request) -> Response:

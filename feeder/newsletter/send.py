@@ -18,16 +18,16 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from ..config import Config
 from ..errors import LoginRefused, MailError
 from ..model import Delivery, DeliveryStatus, IssueStatus, Tag
 from ..schedule import week_bounds
-from ..storage import Storage
 from .copies import Signer
-from .dispatch import Dispatch
+from .dispatch import Dispatch, DispatchStore
 from .issue import Issue
-from .preview import current_issue
+from .preview import IssueSource, current_issue
 from .render import WEB, Edition, Rendered, edition_key, render_issue
 from .smtp import (
     Failure,
@@ -36,6 +36,10 @@ from .smtp import (
     connect,
     smtp_password,
 )
+
+
+class SendStore(IssueSource, DispatchStore, Protocol):
+    """What a send reads and writes: the issue's articles, the ledger, the subscribers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +99,7 @@ class SendReport:
 
 
 def send_issue(
-    storage: Storage,
+    storage: SendStore,
     config: Config,
     week: str,
     tags: Sequence[Tag],
@@ -106,7 +110,7 @@ def send_issue(
     dry_run: bool = False,
     smtp_factory: SmtpFactory | None = None,
     signer: Signer | None = None,
-    connect_state: Callable[[], Storage] | None = None,
+    connect_state: Callable[[], DispatchStore] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     stop: threading.Event | None = None,
 ) -> SendReport:
@@ -227,7 +231,7 @@ def _fatal(failure: Failure) -> MailError:
 
 
 def _report(
-    storage: Storage,
+    storage: SendStore,
     week: str,
     articles: int,
     *,

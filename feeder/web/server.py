@@ -234,7 +234,7 @@ def _serve_workers(config: Config, host: str, port: int, workers: int) -> None:
     """Several uvicorn worker processes on one socket; each opens its own connections to
     the state (from a pool, on PostgreSQL), so they need not share a machine's memory."""
     os.environ[WORKER_CONFIG_ENV] = str(config.file or "")
-    settings = server_settings("feeder.web.app:worker_app", factory=True, workers=workers)
+    settings = server_settings("feeder.web.server:worker_app", factory=True, workers=workers)
     with listen(host, port) as sock, suppress(KeyboardInterrupt):
         log.info(
             "serving %s and the subscriber pages at %s in %d worker processes",

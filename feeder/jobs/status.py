@@ -1,13 +1,65 @@
-"""What `feeder status` reports: the corpus, the state, the daemon and the newsletter ledger,
-for people (`as_text`) and for scripts (`as_dict`, printed as JSON)."""
+"""What `feeder status` (and /metrics) reports: the corpus, the state, the daemon and the
+newsletter ledger, for people (`as_text`) and for scripts (`as_dict`, printed as JSON)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from .model import Delivery, IssueRecord, PollRecord
+from ..config import Config
+from ..lock import holder
+from ..model import Delivery, IssueRecord, PollRecord, SubscriberStatus, Tag
+from ..schedule import cron_trigger, next_slot
+from ..storage.mail_stores import DeliveryStore, IssueStore, SubscriberStore
+from ..storage.stores import ArticleStore, PollStore
+
+
+class Watched(ArticleStore, PollStore, SubscriberStore, IssueStore, DeliveryStore, Protocol):
+    """What a status report reads: counts of articles and subscribers, the last poll, the
+    newest issue and the deliveries in doubt."""
+
+
+def status(store: Watched, config: Config, tags: Sequence[Tag], now: datetime) -> Status:
+    """The corpus, articles per tag, the last poll, the daemon and the newsletter ledger."""
+    daemon = holder(config.daemon_lock_path)
+    job = holder(config.lock_path)
+    last = store.last_poll()
+    issues = store.recent_issues(limit=1)
+    return Status(
+        config_file=str(config.file) if config.file else None,
+        corpus=str(config.corpus.path),
+        state=str(store.location),
+        articles=store.count_articles(),
+        per_tag=per_tag(store.tag_counts(), tags),
+        last_poll=last,
+        daemon_pid=None if daemon is None else daemon.pid,
+        lock_holder=None if job is None else job.role,
+        next_poll=None if daemon is None else next_poll(last, config, now),
+        next_newsletter=next_slot(now, cron_trigger(config.schedule.newsletter_cron, config.tz)),
+        last_newsletter=issues[0] if issues else None,
+        subscribers=store.subscriber_counts()[SubscriberStatus.ACTIVE],
+        in_doubt=store.deliveries_in_doubt(),
+    )
+
+
+def per_tag(counts: dict[str, int], tags: Sequence[Tag]) -> dict[str, int]:
+    """Articles per tag in the taxonomy's order, then tags the taxonomy no longer has (until
+    the next poll re-tags them), then the untagged ("") last. Pure."""
+    left = dict(counts)
+    shown = {tag.id: left.pop(tag.id, 0) for tag in tags}
+    untagged = left.pop("", 0)
+    return shown | left | {"": untagged}
+
+
+def next_poll(last: PollRecord | None, config: Config, now: datetime) -> datetime | None:
+    """When a running daemon polls next, about: an interval after the last poll, or now if
+    that is past; None before the first poll. Pure."""
+    if last is None:
+        return None
+    due = last.finished_at + timedelta(seconds=config.schedule.poll_seconds)
+    return max(due, now.astimezone(config.tz))
 
 
 @dataclass(frozen=True)

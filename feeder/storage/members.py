@@ -13,14 +13,12 @@ from ..model import Entry
 from .articles import ARTICLE_COLUMNS, Articles
 
 
-class Feeds(Articles):
+class Members(Articles):
     """The feed_members, archive_pages, feed_pending and accounts tables."""
 
     # -- What changed since the last publish ------------------------------------------------
 
     def pending_ids(self) -> list[str]:
-        """The articles written since the last publish, oldest published first (ties by id):
-        the order in which new ones join their feeds."""
         sql = (
             "SELECT a.id FROM feed_pending p JOIN articles a ON a.id = p.article_id "
             "ORDER BY a.published, a.id"
@@ -28,20 +26,15 @@ class Feeds(Articles):
         return [str(row[0]) for row in self.db.execute(sql)]
 
     def mark_all_pending(self) -> None:
-        """Every article's feeds must be worked out again (the feeds themselves changed)."""
         self.db.execute(
             "INSERT INTO feed_pending (article_id) SELECT id FROM articles "
             "WHERE id NOT IN (SELECT article_id FROM feed_pending)"
         )
 
     def clear_pending(self) -> None:
-        """Every pending article has its feeds: the publish that read them is done."""
         self.db.execute("DELETE FROM feed_pending")
 
     def entries_of(self, ids: Sequence[str], chars: int | None = None) -> dict[str, Entry]:
-        """The entries of these articles, by id (an id not stored is left out); with `chars`,
-        their text cut to its first `chars` characters (0: none of it), which spares reading
-        the whole of every text when only its start matters."""
         columns = ARTICLE_COLUMNS
         if chars is not None:
             columns = columns.replace("a.content", "substr(a.content, 1, :chars)")
@@ -55,7 +48,6 @@ class Feeds(Articles):
     # -- Members ---------------------------------------------------------------------------
 
     def memberships(self, ids: Sequence[str], feeds: Sequence[str]) -> dict[str, dict[str, int]]:
-        """For each of these articles in some of these feeds: its seq in each, by feed."""
         # Through the (feed, article_id) key: an index of its own on article_id would cost
         # every insert of a 100,000-article build more than these look-ups save.
         sql = (
@@ -70,26 +62,22 @@ class Feeds(Articles):
         return found
 
     def last_seq(self, feed: str) -> int:
-        """The seq of the feed's newest member; 0 for an empty feed."""
         row = self.db.execute(
             "SELECT max(seq) FROM feed_members WHERE feed = :feed", {"feed": feed}
         ).fetchone()
         return int(row[0] or 0)
 
     def add_members(self, rows: Iterable[tuple[str, int, str]]) -> None:
-        """Append (feed, seq, article id) rows."""
         self.db.executemany(
             "INSERT INTO feed_members (feed, seq, article_id) VALUES (?, ?, ?)", list(rows)
         )
 
     def drop_members(self, rows: Iterable[tuple[str, str]]) -> None:
-        """Take (feed, article id) pairs out of their feeds; the others keep their seq."""
         self.db.executemany(
             "DELETE FROM feed_members WHERE feed = ? AND article_id = ?", list(rows)
         )
 
     def member_feeds(self) -> list[str]:
-        """Every feed that has members or archive pages recorded."""
         sql = (
             "SELECT DISTINCT feed FROM feed_members "
             "UNION SELECT DISTINCT feed FROM archive_pages ORDER BY 1"
@@ -97,15 +85,12 @@ class Feeds(Articles):
         return [str(row[0]) for row in self.db.execute(sql)]
 
     def drop_feed(self, feed: str) -> list[int]:
-        """Forget a feed that no longer exists: its members and pages; the pages' numbers."""
         pages = sorted(self.archive_pages(feed))
         self.db.execute("DELETE FROM feed_members WHERE feed = :feed", {"feed": feed})
         self.db.execute("DELETE FROM archive_pages WHERE feed = :feed", {"feed": feed})
         return pages
 
     def archive_end(self, feed: str, keep: int) -> int:
-        """The seq of the newest member the subscription document leaves out (it holds the
-        newest `keep`): archive pages hold seq 1 to this. 0 when nothing is left out."""
         row = self.db.execute(
             "SELECT seq FROM feed_members WHERE feed = :feed ORDER BY seq DESC "
             "LIMIT 1 OFFSET :keep",
@@ -114,7 +99,6 @@ class Feeds(Articles):
         return 0 if row is None else int(row[0])
 
     def feed_entries(self, feed: str, limit: int) -> list[Entry]:
-        """The feed's newest `limit` members (by arrival), newest published first."""
         sql = (
             f"SELECT {ARTICLE_COLUMNS}, {self._entry_columns} FROM articles a "
             "JOIN (SELECT article_id FROM feed_members WHERE feed = :feed "
@@ -124,7 +108,6 @@ class Feeds(Articles):
         return [self._entry(row) for row in self.db.execute(sql, {"feed": feed, "limit": limit})]
 
     def member_ids(self, feed: str, first: int, last: int) -> list[str]:
-        """The ids of the feed's members with seq from `first` to `last`, in seq order."""
         sql = (
             "SELECT article_id FROM feed_members "
             "WHERE feed = :feed AND seq BETWEEN :first AND :last ORDER BY seq"
@@ -135,7 +118,6 @@ class Feeds(Articles):
     # -- Archive pages -----------------------------------------------------------------------
 
     def archive_pages(self, feed: str) -> dict[int, str]:
-        """The feed's archive pages as written: each page's shape, by number."""
         rows = self.db.execute(
             "SELECT n, shape FROM archive_pages WHERE feed = :feed", {"feed": feed}
         )
@@ -149,13 +131,11 @@ class Feeds(Articles):
         )
 
     def forget_pages(self, pages: Iterable[tuple[str, int]]) -> None:
-        """(feed, n) pages to write again: one of their articles changed or left."""
         self.db.executemany("DELETE FROM archive_pages WHERE feed = ? AND n = ?", list(pages))
 
     # -- Accounts ----------------------------------------------------------------------------
 
     def account_slugs(self) -> dict[str, str]:
-        """Every account's slug, by account name."""
         return {
             str(name): str(slug)
             for name, slug in self.db.execute("SELECT name, slug FROM accounts")
