@@ -289,7 +289,7 @@ class Feeder:
         stop: threading.Event | None = None,
     ) -> SendReport:
         """Send one week's issue (default: the last full week) to everyone who lacks it."""
-        signer = self.dkim_signer()  # a key that cannot sign fails here, before any freezing
+        self.dkim_signer()  # a key that cannot sign fails here, before the lock and freezing
         with self.sending():
             return mailing.send(
                 self.storage,
@@ -297,7 +297,7 @@ class Feeder:
                 self.tags,
                 self.now(),
                 week,
-                Outbox(signer=signer, secret=self.secret, smtp_factory=self._smtp_factory),
+                self._outbox(),
                 dry_run=dry_run,
                 retry_unknown=retry_unknown,
                 stop=stop,

@@ -154,6 +154,17 @@ def test_an_unknown_article_or_tag_is_one_error_line(
         assert feeder.storage.labels() == []
 
 
+def test_label_and_build_refuse_a_missing_state_and_create_none(
+    make_site: Callable[..., Site],
+) -> None:
+    site = make_site(voices())
+    for args in (["label", ROBOTS, "--primary", "policy"], ["build"]):
+        result = cli(site, *args)
+        assert result.exit_code == 1
+        assert result.output.endswith("no state file (run `feeder poll` first)\n"), result.output
+    assert not (site.root / "data" / "state.db").exists()
+
+
 def test_label_needs_a_primary_or_none(polled: Site) -> None:
     assert cli(polled, "label", ROBOTS).exit_code == 2
     assert cli(polled, "label", ROBOTS, "--none", "--primary", "policy").exit_code == 2

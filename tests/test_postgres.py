@@ -31,6 +31,7 @@ from feeder.config import parse_config
 from feeder.daemon import Daemon
 from feeder.errors import ConfigError, StateError
 from feeder.jobs.people import add_subscriber
+from feeder.jobs.state import copy_target
 from feeder.model import Classification, Correction, DeliveryStatus, PollRecord
 from feeder.newsletter.dispatch import batch_size
 from feeder.storage import SCHEMA_VERSION, open_storage
@@ -65,6 +66,16 @@ def test_state_is_a_path_or_a_url_and_never_holds_a_password(tmp_path: Path) -> 
     assert "hunter2" not in str(caught.value) and "PGPASSWORD" in str(caught.value)
     with pytest.raises(ConfigError, match=r"state\.url must be a postgresql://"):
         parse_config('[state]\nurl = "mysql://f@h/f"\n', tmp_path)
+
+
+def test_a_copy_target_never_holds_a_password_nor_is_the_state_itself(tmp_path: Path) -> None:
+    # The rule state.url keeps (location.refuse_password), said of --to.
+    with pytest.raises(ConfigError, match=r"--to must not hold a password") as caught:
+        copy_target("postgresql://f:hunter2@h/f", tmp_path / "state.db")
+    assert "hunter2" not in str(caught.value) and "PGPASSWORD" in str(caught.value)
+    with pytest.raises(StateError, match="that is the state being copied"):
+        copy_target(str(tmp_path / "state.db"), tmp_path / "state.db")
+    assert copy_target("postgresql://f@h/f", tmp_path / "state.db") == "postgresql://f@h/f"
 
 
 def test_placeholders_are_translated_outside_literals() -> None:
