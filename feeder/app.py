@@ -27,6 +27,7 @@ from .jobs import poll as polling
 from .jobs import status as reporting
 from .jobs.mailing import Due, Outbox
 from .jobs.people import ImportReport
+from .jobs.readers import FORM_MAX_AGE as FORM_MAX_AGE  # for the pages' form tokens
 from .jobs.readers import PersonalLinks
 from .jobs.status import Status
 from .jobs.tagging import Classified

@@ -143,7 +143,9 @@ def update(
     plan = plan_read(corpus.path, fmt, corpus.size, before.last, resumable=before.trusted(force))
     if before.trusted(force) and plan.same_bytes(before.last, corpus.path):
         return note_touched(store, corpus)
-    return read(store, config, taxonomy(), now, corpus, before, fmt, plan, force, warn, progress)
+    return read_corpus(
+        store, config, taxonomy(), now, corpus, before, fmt, plan, force, warn, progress
+    )
 
 
 def look_at(path: Path) -> Corpus:
@@ -175,7 +177,7 @@ def note_touched(store: PollStore, corpus: Corpus) -> PollResult:
     return PollResult(read=False)
 
 
-def read(
+def read_corpus(
     store: PollStores,
     config: Config,
     taxonomy: Taxonomy,

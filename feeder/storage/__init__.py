@@ -1,11 +1,11 @@
 """The state: articles, feeds, polls, labels, subscribers and the newsletter ledger.
 
 Everything above this package talks to the state through small store protocols
-(storage/stores.py, storage/mail_stores.py), each naming only the stores it uses;
-`Storage`, here, is all of them at once.
-`open_storage` picks the engine from where the state is: a SQLite file (one machine,
-embedded: the default) or a PostgreSQL URL (a server several hosts share). Both implement
-every protocol over the same schema, and nothing above this package knows which one runs.
+(storage/stores.py, storage/mail_stores.py), each module naming only the stores it uses;
+`Storage`, here, is all of them at once. `open_storage` picks the engine from where the
+state is: a SQLite file (one machine, embedded: the default) or a PostgreSQL URL (a server
+several hosts share). Both implement every protocol over the same schema, and nothing
+above this package knows which one runs.
 """
 
 from __future__ import annotations

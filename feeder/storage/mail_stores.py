@@ -1,5 +1,5 @@
 """The newsletter's store protocols: subscribers, the web forms' nonces, issues and the
-deliveries of the ledger. See storage/stores.py for how the store protocols are meant."""
+deliveries of the ledger. storage/stores.py says how the store protocols are used."""
 
 from __future__ import annotations
 

@@ -20,10 +20,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from ..app import Feeder, SmtpFactory, open_feeder
+from ..app import FORM_MAX_AGE, Feeder, SmtpFactory, open_feeder
 from ..config import Config
 from ..errors import AddressError, InputError, MailError, TokenError, TokenProblem
-from ..jobs.readers import FORM_MAX_AGE
 from ..model import Subscriber
 from ..site import archive_url, index_url, page_url, subscribe_url
 from ..templating import Templates
