@@ -28,9 +28,12 @@ from ..model import Article, ArticleRow, Change, WriteMode
 from ..schedule import ARTICLE_YEARS
 from ..storage import Storage, article_row
 from ..text import shorten
-from .corpus import Part, Record, Skipped, Tail, read_records, split, to_article
+from .corpus import read_records, to_article
+from .limits import unreadable
 from .normalise import BadRecord
+from .parts import split
 from .plan import decide, write_mode
+from .records import WHOLE, Part, Record, Skipped, Tail
 
 # Below this size a file is read in this process: starting workers costs more than it saves.
 PARALLEL_MIN_BYTES = 32 << 20
@@ -112,7 +115,7 @@ def ingest(
     try:
         size = job.path.stat().st_size
     except OSError as exc:
-        raise CorpusError(f"{job.path}: cannot read corpus: {exc.strerror}") from None
+        raise unreadable(job.path, exc) from None
     parts = split(job.path, WORKERS) if size >= PARALLEL_MIN_BYTES and _cores() > 1 else []
     if len(parts) > 1:
         try:
@@ -126,7 +129,7 @@ def ingest(
             pass
     # The reader cannot crash the process on any input (see corpus.py), so reading here
     # is safe whatever made a worker fail.
-    return _Writer(store, job, now).run_here(Part(), progress)
+    return _Writer(store, job, now).run_here(WHOLE, progress)
 
 
 class FirstLookups(Mapping[str, str]):
