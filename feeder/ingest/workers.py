@@ -1,9 +1,9 @@
 """Ingesting a corpus file into the store: read, compare, normalise, classify, write.
 
-A large file is cut into byte ranges read by worker processes, each parsing, normalising
-and classifying its own range, while this process writes their rows to SQLite: the work
-beyond parsing runs beside the parse instead of after it. A record whose digest matches
-the stored one is neither normalised nor classified.
+A large file is cut into byte ranges (parts.py) read by worker processes, each parsing,
+normalising and classifying its own range, while this process writes their rows to the
+store: the work beyond parsing runs beside the parse instead of after it. A record whose
+digest matches the stored one is neither normalised nor classified.
 """
 
 from __future__ import annotations
@@ -411,8 +411,8 @@ class _Writer:
         """
         tz = ZoneInfo(self.job.timezone)
         winners: dict[str, tuple[Record, Article]] = {}
-        for record in _records(self.job.path):
-            if record.id in self.duplicates:
+        for record in read_records(self.job.path):
+            if isinstance(record, Record) and record.id in self.duplicates:
                 with contextlib.suppress(BadRecord):
                     winners[record.id] = (record, to_article(record, tz, self.job.years))
         classifier = Classifier(load_taxonomy(self.job.taxonomy))
@@ -444,12 +444,6 @@ def _failed(path: Path, part: Part, how: str) -> str:
     """One line on a part whose worker failed: which bytes of the corpus, and how."""
     where = f"{part.start}–{part.end}" if part.end is not None else f"{part.start} to the end"
     return f"{path}: reading bytes {where} failed: worker {how}"
-
-
-def _records(path: Path) -> Iterator[Record]:
-    for item in read_records(path):
-        if isinstance(item, Record):
-            yield item
 
 
 def _cores() -> int:
