@@ -66,7 +66,7 @@ def bare_parse(path: Path) -> float:
 
 def parse_with_limits(path: Path) -> float:
     """feeder's reader: each record cut out, decoded within the limits, its id and digest."""
-    from feeder.ingest.corpus import read_records
+    from feeder.ingest import read_records
 
     start = time.perf_counter()
     for _ in read_records(path):
@@ -79,13 +79,13 @@ def parse_without_limits(path: Path, jsonl: bool) -> float:
     a 5,000-digit number crashes) for an array, json.loads per line for JSON Lines."""
     import ijson
 
-    from feeder.ingest.corpus import _identify
+    from feeder.ingest.records import identify
 
     start = time.perf_counter()
     with path.open("rb") as f:
         records = (json.loads(line) for line in f) if jsonl else ijson.items(f, "item")
         for position, raw in enumerate(records, 1):
-            _identify(raw, position)  # the id and the digest, as the reader gives them
+            identify(raw, position)  # the id and the digest, as the reader gives them
     return time.perf_counter() - start
 
 
@@ -199,7 +199,7 @@ def classify_throughput(corpus: Path, runs: int) -> float:
     from zoneinfo import ZoneInfo
 
     from feeder.classify import Classifier, load_taxonomy
-    from feeder.ingest.corpus import read_articles
+    from feeder.ingest import read_articles
 
     taxonomy = load_taxonomy(ROOT / "feeder" / "taxonomy.toml")
     classifier = Classifier(taxonomy)
@@ -228,7 +228,7 @@ def newsletter_render(work: Path, runs: int) -> float:
 
     from feeder.classify import Classifier, load_taxonomy
     from feeder.config import load_config
-    from feeder.ingest.corpus import Record, digest, to_article
+    from feeder.ingest import Record, digest, to_article
     from feeder.model import WriteMode
     from feeder.newsletter.preview import current_issue
     from feeder.newsletter.render import render_issue
@@ -289,7 +289,7 @@ def archive_builds(work: Path, cold: Path, n: int) -> tuple[float, float]:
 
     from feeder.classify import Classifier, load_taxonomy
     from feeder.config import load_config
-    from feeder.ingest.corpus import Record, digest, to_article
+    from feeder.ingest import Record, digest, to_article
     from feeder.model import WriteMode
     from feeder.publish import publish
     from feeder.storage import article_row, open_storage

@@ -49,8 +49,8 @@ def stage_times(corpus: Path, limit: int | None = None) -> dict[str, float]:
     from feeder.app import open_feeder
     from feeder.classify import Classifier, load_taxonomy
     from feeder.config import parse_config
-    from feeder.ingest import corpus as reader
-    from feeder.ingest.corpus import Record, read_records, to_article
+    from feeder.ingest import Record, read_records, to_article
+    from feeder.ingest import records as reader  # where each record's digest is taken
     from feeder.ingest.workers import BATCH, Changed, PartItem, _pack, _unpack
     from feeder.model import WriteMode
     from feeder.storage import Storage, article_row, open_storage

@@ -13,8 +13,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from feeder.errors import CorpusError
-from feeder.ingest import corpus
-from feeder.ingest.corpus import Record, Skipped, digest, read_articles, read_records, scan
+from feeder.ingest import Record, Skipped, arrays, digest, read_articles, read_records, scan
 from feeder.ingest.normalise import clean_text, clean_url, find_credits, parse_time
 from feeder.text import NOT_XML, web_url
 
@@ -250,12 +249,14 @@ def test_a_chunk_may_end_anywhere_in_a_record(
         (n, r["文章标识符aid"], digest(r)) if isinstance(r, dict) else (n, None, "a number")
         for n, r in enumerate(records, 1)
     ]
-    for chunk in (1, 2, 3, 5, 7, 64, corpus.CHUNK):
-        monkeypatch.setattr(corpus, "CHUNK", chunk)
+    for chunk in (1, 2, 3, 5, 7, 64, arrays.CHUNK):
+        monkeypatch.setattr(arrays, "CHUNK", chunk)
+        reads: list[int] = []
         got = [
             (r.position, r.id, r.digest)
             if isinstance(r, Record)
             else (r.position, r.id, r.reason.rpartition(" but ")[2])
-            for r in read_records(path)
+            for r in read_records(path, progress=reads.append)
         ]
         assert got == expected, chunk
+        assert reads[0] == min(chunk, path.stat().st_size)  # the reader did read in chunks

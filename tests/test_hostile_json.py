@@ -36,18 +36,21 @@ from feeder.app import open_feeder
 from feeder.cli import main
 from feeder.errors import CorpusError
 from feeder.faults import CRASH_ENV
-from feeder.ingest import corpus, workers
-from feeder.ingest.corpus import (
+from feeder.ingest import (
     MAX_DEPTH,
     MAX_DIGITS,
     MAX_RECORD,
     MAX_STRING,
     MAX_VALUES,
+    Part,
     Record,
     Skipped,
+    arrays,
     checksum,
     read_records,
+    scan,
     split,
+    workers,
 )
 from feeder.ingest.normalise import ACCOUNT, CONTENT, ID, TIME, TITLE, URL, BadRecord, parse_time
 from feeder.ingest.plan import plan_read
@@ -313,7 +316,7 @@ def test_the_years_are_a_parameter_carried_by_the_job(tmp_path: Path) -> None:
     assert job.years == (1970, 2100)
     narrow = workers.Job(path, "Asia/Shanghai", TAXONOMY, {}, False, years=(2000, 2100))
     for each, kept in ((job, ["old", "new"]), (narrow, ["new"])):
-        items = list(workers.read_part(each, corpus.Part(), None))
+        items = list(workers.read_part(each, Part(), None))
         assert [i.row.id for i in items if isinstance(i, workers.Changed)] == kept
 
 
@@ -495,7 +498,7 @@ def test_a_huge_record_is_followed_without_being_held(
     code = PEAK_MB + (
         "import sys\n"
         "from pathlib import Path\n"
-        "from feeder.ingest.corpus import read_records, Skipped\n"
+        "from feeder.ingest import read_records, Skipped\n"
         "items = list(read_records(Path(sys.argv[1])))\n"
         "print([(i.position, i.id, isinstance(i, Skipped)) for i in items])\n"
         "print(int(peak_mb()))\n"
@@ -634,7 +637,7 @@ SETTINGS = settings(
 
 
 @settings(SETTINGS, max_examples=100)
-@given(corpora(), st.sampled_from([5, 64, corpus.CHUNK]))
+@given(corpora(), st.sampled_from([5, 64, arrays.CHUNK]))
 def test_the_reader_keeps_every_good_record_and_names_every_bad_one(
     case: tuple[list[str | Bad], bool], chunk: int
 ) -> None:
@@ -643,10 +646,10 @@ def test_the_reader_keeps_every_good_record_and_names_every_bad_one(
     items, jsonl = case
     goods, bads = expected(items)
     texts = [i.text if isinstance(i, Bad) else i for i in items]
-    with tempfile.TemporaryDirectory() as folder, mock.patch.object(corpus, "CHUNK", chunk):
+    with tempfile.TemporaryDirectory() as folder, mock.patch.object(arrays, "CHUNK", chunk):
         path = Path(folder) / "c.json"
         path.write_text(text_file(texts, jsonl), encoding="utf-8")
-        got = list(corpus.scan(path, TZ))
+        got = list(scan(path, TZ))
     assert {a.id for a in got if not isinstance(a, Skipped)} == goods
     skipped = [s for s in got if isinstance(s, Skipped)]
     assert [(s.position, s.id) for s in skipped] == [(n, bad.id) for n, bad in bads]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from feeder.ingest import checksum, split
 from feeder.ingest import workers as ingest
-from feeder.ingest.corpus import checksum, split
 
 from .conftest import Site, record, run_poll, seed_records
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..model import Change, CorpusFormat, PollRecord, WriteMode
-from .corpus import Part, checksum
+from .digests import checksum
+from .records import Part
 
 
 def decide(stored_digest: str | None, record_digest: str) -> Change:

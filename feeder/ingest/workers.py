@@ -1,9 +1,9 @@
 """Ingesting a corpus file into the store: read, compare, normalise, classify, write.
 
-A large file is cut into byte ranges read by worker processes, each parsing, normalising
-and classifying its own range, while this process writes their rows to SQLite: the work
-beyond parsing runs beside the parse instead of after it. A record whose digest matches
-the stored one is neither normalised nor classified.
+A large file is cut into byte ranges (parts.py) read by worker processes, each parsing,
+normalising and classifying its own range, while this process writes their rows to the
+store: the work beyond parsing runs beside the parse instead of after it. A record whose
+digest matches the stored one is neither normalised nor classified.
 """
 
 from __future__ import annotations
@@ -28,9 +28,12 @@ from ..model import Article, ArticleRow, Change, WriteMode
 from ..schedule import ARTICLE_YEARS
 from ..storage import ArticleStore, article_row
 from ..text import shorten
-from .corpus import Part, Record, Skipped, Tail, read_records, split, to_article
+from .corpus import read_records, to_article
+from .limits import unreadable
 from .normalise import BadRecord
+from .parts import split
 from .plan import decide, write_mode
+from .records import WHOLE, Part, Record, Skipped, Tail
 
 # Below this size a file is read in this process: starting workers costs more than it saves.
 PARALLEL_MIN_BYTES = 32 << 20
@@ -112,7 +115,7 @@ def ingest(
     try:
         size = job.path.stat().st_size
     except OSError as exc:
-        raise CorpusError(f"{job.path}: cannot read corpus: {exc.strerror}") from None
+        raise unreadable(job.path, exc) from None
     parts = split(job.path, WORKERS) if size >= PARALLEL_MIN_BYTES and _cores() > 1 else []
     if len(parts) > 1:
         try:
@@ -126,7 +129,7 @@ def ingest(
             pass
     # The reader cannot crash the process on any input (see corpus.py), so reading here
     # is safe whatever made a worker fail.
-    return _Writer(store, job, now).run_here(Part(), progress)
+    return _Writer(store, job, now).run_here(WHOLE, progress)
 
 
 class FirstLookups(Mapping[str, str]):
@@ -408,8 +411,8 @@ class _Writer:
         """
         tz = ZoneInfo(self.job.timezone)
         winners: dict[str, tuple[Record, Article]] = {}
-        for record in _records(self.job.path):
-            if record.id in self.duplicates:
+        for record in read_records(self.job.path):
+            if isinstance(record, Record) and record.id in self.duplicates:
                 with contextlib.suppress(BadRecord):
                     winners[record.id] = (record, to_article(record, tz, self.job.years))
         classifier = Classifier(load_taxonomy(self.job.taxonomy))
@@ -441,12 +444,6 @@ def _failed(path: Path, part: Part, how: str) -> str:
     """One line on a part whose worker failed: which bytes of the corpus, and how."""
     where = f"{part.start}–{part.end}" if part.end is not None else f"{part.start} to the end"
     return f"{path}: reading bytes {where} failed: worker {how}"
-
-
-def _records(path: Path) -> Iterator[Record]:
-    for item in read_records(path):
-        if isinstance(item, Record):
-            yield item
 
 
 def _cores() -> int:
