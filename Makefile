@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= feeder.toml
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check feeder tests benchmarks
 	$(BIN)/ruff format --check feeder tests benchmarks
 	$(BIN)/mypy
+
+## docs: write the generated pages and feeder.toml again from the code (review the diff)
+docs: $(VENV)/.installed-run
+	$(BIN)/python -m feeder.config.reference markdown > docs/configuration.md
+	$(BIN)/python -m feeder.config.reference toml > feeder.toml
 
 ## bench: the 100,000-article benchmark and the 100,000-subscriber send (slow; prints a table)
 bench: $(VENV)/.installed-test

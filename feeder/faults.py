@@ -11,14 +11,16 @@ from __future__ import annotations
 import os
 import signal
 
-CRASH_ENV = "FEEDER_CRASH_AT"
+from .environment import CRASH_AT
+
+CRASH_ENV = CRASH_AT.name  # the variable's name, for the tests that set it
 
 _reached: dict[str, int] = {}
 
 
 def crash_point(name: str) -> None:
     """SIGKILL this process if FEEDER_CRASH_AT asks for a crash at this step."""
-    target = os.environ.get(CRASH_ENV)
+    target = CRASH_AT.read()
     if target is None:
         return
     wanted, _, nth = target.partition(":")

@@ -181,6 +181,10 @@ OUT_OF_RANGE = {
     ),
     "timeout infinite": ("[smtp]\ntimeout = inf\n", "smtp.timeout must be between"),
     "timeout nan": ("[smtp]\ntimeout = nan\n", "smtp.timeout must be between"),
+    "timeout beyond a float": (  # was a traceback: OverflowError from float()
+        f"[smtp]\ntimeout = 1{'0' * 400}\n",
+        "smtp.timeout must be between 0.1 and 3600, not inf",
+    ),
     "rate zero": ("[smtp]\nmax_per_second = 0\n", "smtp.max_per_second must be between"),
     "port": ("[smtp]\nport = 70000\n", "smtp.port must be between 1 and 65535"),
     "years": ("[corpus]\nmin_year = 2050\nmax_year = 2000\n", "corpus.min_year must not be"),

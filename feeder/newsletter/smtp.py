@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import os
 import smtplib
 import ssl
 import threading
@@ -19,9 +18,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ..config import SmtpSection
+from ..environment import SMTP_PASSWORD
 from ..errors import MailError
 
-PASSWORD_ENV = "FEEDER_SMTP_PASSWORD"
+PASSWORD_ENV = SMTP_PASSWORD.name  # the variable's name, for messages
 BACKOFF = (1.0, 5.0, 20.0)  # seconds to wait before each retry of a transient failure
 
 SmtpFactory = Callable[[], smtplib.SMTP]
@@ -29,7 +29,7 @@ SmtpFactory = Callable[[], smtplib.SMTP]
 
 def smtp_password() -> str | None:
     """The SMTP password, from the environment only: never from the config or the state."""
-    return os.environ.get(PASSWORD_ENV) or None
+    return SMTP_PASSWORD.read()
 
 
 def connect(smtp: SmtpSection, password: str | None) -> smtplib.SMTP:
