@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= feeder.toml
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check feeder tests benchmarks
 	$(BIN)/ruff format --check feeder tests benchmarks
 	$(BIN)/mypy
+
+## docs: rewrite the generated pages from the code (tests/test_docs.py fails when they differ)
+docs: $(VENV)/.installed-run
+	$(BIN)/python -m feeder.cli.reference docs/cli.md
 
 ## bench: the 100,000-article benchmark and the 100,000-subscriber send (slow; prints a table)
 bench: $(VENV)/.installed-test
