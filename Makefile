@@ -37,10 +37,11 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check feeder tests benchmarks
 	$(BIN)/mypy
 
-## docs: write the generated pages and feeder.toml again from the code (review the diff)
+## docs: rewrite the generated pages and feeder.toml from the code (tests fail when they differ)
 docs: $(VENV)/.installed-run
 	$(BIN)/python -m feeder.config.reference markdown > docs/configuration.md
 	$(BIN)/python -m feeder.config.reference toml > feeder.toml
+	$(BIN)/python -m feeder.cli.reference docs/cli.md
 
 ## bench: the 100,000-article benchmark and the 100,000-subscriber send (slow; prints a table)
 bench: $(VENV)/.installed-test

@@ -1,14 +1,20 @@
-"""The README's guarantees name the tests that prove them: every test it names must exist,
-or a rename silently leaves a guarantee unproved."""
+"""The documentation holds: every test a guarantee names exists, every relative link in the
+README and docs/ leads somewhere, and the generated pages are what their generators write."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+from feeder.cli import reference
+
 ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # `tests/test_x.py::test_y` names a file and a test; `::test_z` after it, another test in it.
 CITATION = re.compile(r"`(tests/test_\w+\.py)::(test_\w+)`|`::(test_\w+)`")
+FENCED = re.compile(r"^```.*?^```", re.M | re.S)
+# [text](target) and ![alt](target), and <img src="target">; inline code is removed first.
+LINK = re.compile(r"\]\(([^)\s]+)\)|<img [^>]*src=\"([^\"]+)\"")
 
 
 def cited_tests(text: str) -> list[tuple[str, str]]:
@@ -19,12 +25,50 @@ def cited_tests(text: str) -> list[tuple[str, str]]:
     return cited
 
 
-def test_every_test_the_readme_cites_exists() -> None:
-    cited = cited_tests((ROOT / "README.md").read_text(encoding="utf-8"))
-    assert len(cited) > 50  # the guarantees are there to check
+def test_every_test_a_guarantee_cites_exists() -> None:
+    assert len(cited_tests((ROOT / "docs" / "guarantees.md").read_text("utf-8"))) > 50
+    cited = [test for page in PAGES for test in cited_tests(page.read_text("utf-8"))]
     missing = [
         f"{path}::{name}"
         for path, name in cited
         if not re.search(rf"^def {name}\(", (ROOT / path).read_text(encoding="utf-8"), re.M)
     ]
     assert missing == []
+
+
+def prose(page: Path) -> str:
+    """The page without its code: a `[x](y)` in a code block or span is no link."""
+    return re.sub(r"`[^`\n]*`", "", FENCED.sub("", page.read_text(encoding="utf-8")))
+
+
+def anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives the page's headings: lower case, punctuation dropped, spaces
+    to hyphens, and -1, -2 … after a repeated one."""
+    found, count = set(), dict[str, int]()
+    for heading in re.findall(r"^#+ (.+)$", FENCED.sub("", page.read_text("utf-8")), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        found.add(f"{slug}-{count[slug]}" if slug in count else slug)
+        count[slug] = count.get(slug, 0) + 1
+    return found
+
+
+def test_every_relative_link_in_the_readme_and_docs_resolves() -> None:
+    broken, checked = [], 0
+    for page in PAGES:
+        for target in (a or b for a, b in LINK.findall(prose(page))):
+            if re.match(r"[a-z]+:", target):  # https:, mailto:: not ours to check
+                continue
+            path, _, anchor = target.partition("#")
+            found = (page.parent / path).resolve() if path else page
+            checked += 1
+            if not found.exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+            elif anchor and found.suffix == ".md" and anchor not in anchors(found):
+                broken.append(f"{page.relative_to(ROOT)}: {target} (no such heading)")
+    assert checked > 40  # the README's links to docs/ alone are more
+    assert broken == []
+
+
+def test_the_cli_reference_is_what_the_help_texts_make() -> None:
+    # After changing a --help, `make docs` rewrites docs/cli.md; review its diff.
+    assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == reference.render()

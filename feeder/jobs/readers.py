@@ -5,7 +5,6 @@ and the forms. Like the operator's changes, each is one transaction and takes no
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from ..model import Subscriber, SubscriberStatus, Tag
 from ..newsletter.addresses import choose_tags, normalise_address
 from ..newsletter.signup import mail_to_send, sign_up_mail
 from ..newsletter.smtp import connect, send_now, smtp_password
+from ..environment import SECRET
 from ..site import page_url
 from ..storage.mail_stores import NonceStore, SubscriberStore
 from ..storage.stores import MetaStore
@@ -25,7 +25,6 @@ from .mailing import Outbox
 from .people import leave
 
 SECRET_KEY = "secret"  # meta: the generated secret, when $FEEDER_SECRET gives none
-SECRET_ENV = "FEEDER_SECRET"
 MIN_SECRET = 16  # characters of $FEEDER_SECRET
 FORM_MAX_AGE = timedelta(hours=2)  # how long a web form may be filled in
 PERSONAL_PAGES = (Purpose.PREFERENCES, Purpose.UNSUBSCRIBE)  # in PersonalLinks' order
@@ -42,9 +41,9 @@ class PersonalLinks:
 def secret(store: MetaStore) -> bytes:
     """What signs the subscribers' links and the web forms: $FEEDER_SECRET, else one
     generated on first use and kept in the state (readable by its owner only)."""
-    given = os.environ.get(SECRET_ENV, "")
+    given = SECRET.read() or ""
     if given and len(given) < MIN_SECRET:
-        raise ConfigError(f"${SECRET_ENV} is too short: give at least {MIN_SECRET} characters")
+        raise ConfigError(f"${SECRET.name} is too short: give at least {MIN_SECRET} characters")
     if not given:
         with store.transaction():
             given = store.get_meta(SECRET_KEY) or ""

@@ -34,6 +34,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess
 
 from ..app import SmtpFactory, open_feeder
 from ..config import Config, load_config
+from ..environment import SERVE_CONFIG
 from ..errors import FeederError, OutputError
 from ..text import printable
 from .guard import MAX_BODY, SecurityHeaders, page_headers
@@ -218,22 +219,21 @@ def serve(config: Config, host: str = "127.0.0.1", port: int = 8000, workers: in
         make_server(app).run(sockets=[sock])
 
 
-# The config file a worker process reads: uvicorn starts its workers afresh, from an import
-# string, so the application is rebuilt in each from the same file.
-WORKER_CONFIG_ENV = "FEEDER_SERVE_CONFIG"
+# The config file a worker process reads ($FEEDER_SERVE_CONFIG): uvicorn starts its workers
+# afresh, from an import string, so the application is rebuilt in each from the same file.
 
 
 def worker_app() -> Starlette:
     """The application in one of `feeder serve --workers N`'s processes (uvicorn's factory)."""
     if not logging.getLogger().handlers:  # a spawned process: log as the parent does
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    return create_app(load_config(os.environ.get(WORKER_CONFIG_ENV) or None))
+    return create_app(load_config(SERVE_CONFIG.read()))
 
 
 def _serve_workers(config: Config, host: str, port: int, workers: int) -> None:
     """Several uvicorn worker processes on one socket; each opens its own connections to
     the state (from a pool, on PostgreSQL), so they need not share a machine's memory."""
-    os.environ[WORKER_CONFIG_ENV] = str(config.file or "")
+    SERVE_CONFIG.export(str(config.file or ""))
     settings = server_settings("feeder.web.server:worker_app", factory=True, workers=workers)
     with listen(host, port) as sock, suppress(KeyboardInterrupt):
         log.info(
