@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..config import Config
+from ..environment import SECRET
 from ..errors import ConfigError, MailError, TokenError, TokenProblem
 from ..model import Subscriber, SubscriberStatus, Tag
 from ..newsletter.addresses import choose_tags, normalise_address
 from ..newsletter.signup import mail_to_send, sign_up_mail
 from ..newsletter.smtp import connect, send_now, smtp_password
-from ..environment import SECRET
 from ..site import page_url
 from ..storage.mail_stores import NonceStore, SubscriberStore
 from ..storage.stores import MetaStore
