@@ -298,18 +298,22 @@ class PostgresStorage(Members, Labels, Polls, Subscribers, Ledger):
         now: datetime,
         soft_limit: int,
     ) -> None:
+        # Lock just this batch's rows, in seq order, and keep those still leased to this
+        # run: another run may have taken a row over once this run's lease expired, and that
+        # row is the other run's to settle. Locking every row others held (as this once did)
+        # deadlocked two connections settling at the same moment, each holding the other's.
         theirs = {
             row[0]
             for row in self.db.execute(
                 """
-                SELECT email FROM deliveries
-                WHERE issue = :key AND claimed_by IS NOT NULL AND claimed_by != :me
-                FOR UPDATE
+                SELECT email, claimed_by FROM deliveries
+                WHERE issue = :key AND email = ANY(:emails)
+                ORDER BY seq FOR UPDATE
                 """,
-                {"key": key, "me": self.claimer},
+                {"key": key, "emails": [outcome[0] for outcome in outcomes]},
             )
+            if row[1] is not None and row[1] != self.claimer
         }
-        # Their leases end; rows another run took over are that run's to settle.
         held = [outcome for outcome in outcomes if outcome[0] not in theirs]
         super().settle_batch(key, held, now, soft_limit)
 
