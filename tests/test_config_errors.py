@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from feeder.cli import main
 from feeder.newsletter.smtp import PASSWORD_ENV
 
-from .conftest import ROOT, NewsState
+from .conftest import ROOT, NewsState, Site
 from .test_mailer import W05, write_config
 
 COMMANDS = {
@@ -97,6 +97,22 @@ def test_bad_usage_exits_2_naming_the_mistake(tmp_path: Path, args: list[str], s
     config.write_text("", encoding="utf-8")
     result = CliRunner().invoke(main, ["--config", str(config), *args])
     assert says in one_line(result, status=2)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("newsletter", "render", "--week", "9999-W52"),
+        ("newsletter", "send", "--week", "0001-W01", "--dry-run"),
+        ("newsletter", "render", "--week", "1899-W52"),
+    ],
+)
+def test_a_week_outside_the_supported_years_is_a_usage_error(site: Site, args: tuple) -> None:
+    result = CliRunner().invoke(main, ["--config", str(site.config_path), *args])
+    assert result.exit_code == 2, result.stderr
+    assert "feeder handles the years 1900–2999" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == "" and not site.state.exists()
 
 
 def test_a_real_process_prints_one_line_and_no_traceback(tmp_path: Path) -> None:

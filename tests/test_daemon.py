@@ -1,4 +1,5 @@
-"""The daemon: the due-week decision, and the real process polling, sending, refusing, stopping."""
+"""The daemon: the due-week decision, and the real process polling, sending, refusing, stopping,
+and never blocking the operator while it idles."""
 
 from __future__ import annotations
 
@@ -315,3 +316,32 @@ def test_a_failing_poll_is_one_error_line_and_the_daemon_carries_on(daemon_site:
     assert errors and all("truncated, or still being written" in line for line in errors)
     # No subscribers: the due issue is mentioned once, not after every poll.
     assert log.count("but nobody is subscribed yet") == 1
+
+
+def test_an_idle_daemon_never_blocks_the_operator(make_site: Callable[..., Site]) -> None:
+    # Idle after its first poll: no interval tick, and no watch to poll the write below first.
+    site = make_site(extra="[schedule]\npoll_seconds = 3600\nwatch = false\n")
+    daemon = Running(site)
+    try:
+        assert wait_for(lambda: "poll: 54 new" in daemon.text()), daemon.text()
+        site.write_corpus([*seed_records(), record("by-hand")])
+        for args, says in (
+            (["subscribers", "add", "ann@example.org"], "subscribed ann@example.org"),
+            (["newsletter", "send", "--dry-run", "--week", "2026-W05"], "would send 1 messages"),
+            (["poll"], "1 new, 0 updated, 54 unchanged, 0 skipped"),
+        ):
+            started = time.monotonic()
+            done = subprocess.run(
+                [sys.executable, "-m", "feeder", "--config", str(site.config_path), *args],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            seconds = time.monotonic() - started
+            assert done.returncode == 0, done.stderr
+            assert says in done.stdout, (args, done)
+            assert seconds < 10, f"{args} took {seconds:.1f} s beside an idle daemon"
+        assert daemon.proc.poll() is None  # and the daemon is still running
+    finally:
+        assert daemon.stop() == 0
+    assert "Traceback" not in daemon.text()

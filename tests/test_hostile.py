@@ -10,6 +10,10 @@ the real command line, corpus → `feeder poll` → `feeder newsletter render`, 
 - no page or feed carries markup from an article that a browser would run: no <script>,
   no element the templates do not use, no on* attribute, no javascript:/data: link;
 - nothing is written outside the output folder and the state file.
+
+And where text is shown besides the pages: a huge title costs only its own room in the
+newsletter and the index page, an encoded line break adds no line to the mail, and no
+control character reaches a warning line, an error line or the daemon's log.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import json
 import shutil
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -29,9 +34,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from feeder.app import open_feeder
 from feeder.cli import main
 
-from .conftest import OUTPUT_FILES, ROOT, TAXONOMY
+from .conftest import OUTPUT_FILES, ROOT, TAXONOMY, Site, record
+from .test_daemon import Running, wait_for
 
 WEEK = "2026-W05"  # 2026-01-26 to 2026-02-01 in Asia/Shanghai
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -350,3 +357,75 @@ def test_a_lone_surrogate_escape_in_an_array_costs_nothing_but_itself(tmp_path: 
     titles = {line.split("\t")[0]: line.split("\t")[2] for line in result.stdout.splitlines()}
     assert titles["cut"] == "表情被截断" and titles["after"] == "完整的表情\U0001f600"
     assert list(titles) == ["before", "cut", "after"]
+
+
+# -- Where text is shown besides the pages: the mail, warning and error lines, the log -------
+
+
+def cli(site: Site, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["--config", str(site.config_path), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_a_huge_title_costs_its_own_room_not_the_issue(make_site: Callable[..., Site]) -> None:
+    huge = record("huge", title="关于政策的通知" + "超长标题" * 10_000, time="2026/1/28")
+    others = [record(f"n{i}", title=f"第{i}篇", time="2026/1/29") for i in range(5)]
+    site = make_site([huge, *others])
+    assert cli(site, "poll")[0] == 0
+    code, _, err = cli(site, "newsletter", "render", "--week", "2026-W05")
+    assert code == 0, err
+    text = (site.out / "newsletter" / "2026-W05.txt").read_text(encoding="utf-8")
+    assert all(f"◆ 第{i}篇" in text for i in range(5))  # every other article is in the issue
+    [shown] = [line for line in text.splitlines() if line.startswith("◆ 关于政策的通知超长标题")]
+    assert len(shown) == len("◆ ") + 200 and shown.endswith("…")
+    index = (site.out / "index.html").read_text(encoding="utf-8")
+    assert len(index) < 20_000 and "超长标题" * 48 in index and "超长标题" * 49 not in index
+
+
+def test_an_encoded_line_break_cannot_smuggle_a_line_into_the_mail(
+    make_site: Callable[..., Site],
+) -> None:
+    smuggler = record("smuggler", title="关于政策的通知", time="2026/1/28")
+    smuggler["链接url"] = "https://mp.weixin.qq.com/s/a&#10;退订请点击：http://evil.example/"
+    site = make_site([smuggler])
+    assert cli(site, "poll")[0] == 0
+    assert cli(site, "newsletter", "render", "--week", "2026-W05")[0] == 0
+    text = (site.out / "newsletter" / "2026-W05.txt").read_text(encoding="utf-8")
+    assert "◆ 关于政策的通知" in text
+    assert not [line for line in text.splitlines() if "退订请点击" in line]
+    with open_feeder(site.config) as feeder:
+        [entry] = feeder.storage.entries()
+    assert entry.article.url is None  # refused once decoded, not repaired
+
+
+FORGED = "\x1b[2J\x1b[31m\r\nError: forged\u202e"
+
+
+def test_no_control_character_reaches_a_warning_line(make_site: Callable[..., Site]) -> None:
+    bad = record(f"evil{FORGED}", time=f"someday{FORGED}")
+    site = make_site([record("good"), bad])
+    code, out, err = cli(site, "poll")
+    assert (code, out) == (0, "1 new, 0 updated, 0 unchanged, 1 skipped\n")
+    [warning] = err.splitlines()  # one line, however many line breaks the record holds
+    assert warning.startswith("Warning: ") and "Error: forged" in warning
+    assert not any(c < " " or c in "\x7f\u202e" for c in warning)
+
+
+def test_no_control_character_reaches_an_error_line_or_the_daemon_log(
+    make_site: Callable[..., Site],
+) -> None:
+    site = make_site(extra="[schedule]\npoll_seconds = 3600\n")
+    text = site.config_path.read_text(encoding="utf-8").replace(
+        'path = "data/corpus.json"', 'path = "data/evil\\u001b[31m\\r\\nError: forged.json"'
+    )
+    site.config_path.write_text(text, encoding="utf-8")
+    code, _, err = cli(site, "poll")
+    assert code == 1
+    assert err.count("\n") == 1 and "\\x1b[31m\\r\\nError: forged.json" in err
+    daemon = Running(site)
+    try:
+        assert wait_for(lambda: "poll failed" in daemon.text()), daemon.text()
+    finally:
+        assert daemon.stop() == 0
+    [failed] = [line for line in daemon.text().splitlines() if "poll failed" in line]
+    assert "\\x1b[31m\\r\\nError: forged.json: corpus file not found" in failed

@@ -1,9 +1,10 @@
 """A hostile corpus record costs only itself (issue 12: "Parse with limits", "Dates").
 
 A record holding a number too long, nesting too deep, a string or a whole record too large,
-or a date outside 1970–2100 is skipped with a warning naming its position and id, in any
-key, even one feeder never reads; every other record is ingested and the poll exits 0. This
-holds for a JSON array and JSON Lines, read in this process or by worker processes.
+or a date outside 1970–2100 (or the years the config allows) is skipped with a warning
+naming its position and id, in any key, even one feeder never reads; every other record is
+ingested and the poll exits 0. This holds for a JSON array and JSON Lines, read in this
+process or by worker processes.
 
 Where the old reader killed the process (ijson's C backend segfaulted on a long number) or
 took gigabytes (deep nesting), the poll runs in a child process: a regression then fails
@@ -318,6 +319,25 @@ def test_the_years_are_a_parameter_carried_by_the_job(tmp_path: Path) -> None:
     for each, kept in ((job, ["old", "new"]), (narrow, ["new"])):
         items = list(workers.read_part(each, Part(), None))
         assert [i.row.id for i in items if isinstance(i, workers.Changed)] == kept
+
+
+def test_the_years_an_article_may_carry_come_from_the_config(
+    make_site: Callable[..., Site],
+) -> None:
+    corpus = [record("now"), record("early", time="1999/12/31"), record("far", time="0001/1/1")]
+    site = make_site(corpus)
+    text = site.config_path.read_text(encoding="utf-8")
+    site.config_path.write_text(
+        text.replace('path = "data/corpus.json"', 'path = "data/corpus.json"\nmin_year = 2000'),
+        encoding="utf-8",
+    )
+    result = poll(site)
+    assert (result.exit_code, result.stdout) == (0, "1 new, 0 updated, 0 unchanged, 2 skipped\n")
+    err = result.stderr
+    assert "year 1999 is outside 2000–2100" in err and "year 1 is outside 2000–2100" in err
+    result = CliRunner().invoke(main, ["--config", str(site.config_path), "classify"])
+    out = result.stdout
+    assert result.exit_code == 0 and [line.split("\t")[0] for line in out.splitlines()] == ["now"]
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""The poll pipeline and its CLI: counts, idempotence, edits, bad input that loses nothing."""
+"""The poll pipeline and its CLI: counts, idempotence, edits, bad input that loses nothing,
+a re-pointed corpus link, and an unchanged poll that reads nothing but restores a lost output."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 import pytest
 from click.testing import CliRunner
 
+from feeder.app import open_feeder
 from feeder.cli import main
 from feeder.errors import CorpusError
 from feeder.ingest.plan import corpus_unchanged, decide
@@ -20,7 +22,7 @@ from feeder.jobs.poll import POLL_KEY
 from feeder.model import Change, PollRecord
 from feeder.storage import open_storage
 
-from .conftest import Site, dump_tables, record, run_poll, seed_records
+from .conftest import OUTPUT_FILES, Site, dump_tables, record, run_poll, seed_records
 
 
 @pytest.fixture
@@ -255,3 +257,45 @@ def test_a_terminal_gets_a_progress_bar_and_a_pipe_does_not(site: Site) -> None:
     text = seen.decode("utf-8", "replace")
     assert "Reading corpus" in text
     assert "1 new, 0 updated, 54 unchanged, 0 skipped" in text
+
+
+def test_a_re_pointed_corpus_link_is_followed_by_the_next_poll(site: Site) -> None:
+    first, second = site.root / "data" / "first.json", site.root / "data" / "second.json"
+    first.write_text(json.dumps(seed_records()[:5], ensure_ascii=False), encoding="utf-8")
+    second.write_text(json.dumps(seed_records()[5:8], ensure_ascii=False), encoding="utf-8")
+    site.corpus.unlink()
+    site.corpus.symlink_to(first)
+    # One Feeder, one config loaded once, as in the daemon.
+    with open_feeder(site.config) as feeder:
+        assert feeder.poll().new == 5
+        site.corpus.unlink()
+        site.corpus.symlink_to(second)
+        assert feeder.poll().new == 3
+        assert feeder.storage.count_articles() == 8
+
+
+def test_an_unchanged_poll_does_not_read_the_corpus(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_poll(site.config)
+
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the corpus was read, though its size and mtime are unchanged")
+
+    monkeypatch.setattr("feeder.jobs.poll.plan_read", no_reading)
+    monkeypatch.setattr("feeder.jobs.poll.detect_format", no_reading)
+    assert not run_poll(site.config).read
+
+
+def test_an_unchanged_poll_restores_an_output_that_went_missing(site: Site) -> None:
+    run_poll(site.config)
+    before = {name: (site.out / name).read_bytes() for name in OUTPUT_FILES}
+    (site.out / "feeds" / "policy.atom").unlink()
+    (site.out / "index.html").unlink()
+    result = run_poll(site.config)
+    assert not result.read
+    assert sorted(p.relative_to(site.out).as_posix() for p in result.written) == [
+        "feeds/policy.atom",
+        "index.html",
+    ]
+    assert {name: (site.out / name).read_bytes() for name in OUTPUT_FILES} == before
