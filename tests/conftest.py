@@ -38,9 +38,12 @@ if os.environ.get("CI"):
 
 pytest_plugins = ["tests.pg"]
 
-ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
 SEED_CORPUS = ROOT / "data" / "corpus.json"
 TAXONOMY = ROOT / "feeder" / "taxonomy.toml"
+DATA = TESTS / "data"  # corpora, label sets, a bounce mailbox
+GOLDEN = TESTS / "golden"  # feeds whose bytes must not change
 
 
 def run_poll(config: Config, now: datetime | None = None, **options: Any) -> PollResult:
@@ -453,7 +456,7 @@ def news(tmp_path: Path, state_location: Path | str) -> Iterator[NewsState]:
 # -- A real browser: Debian's Chromium, driven by Playwright ---------------------------------
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parent / "artifacts"  # screenshots for a person (git-ignored)
+ARTIFACTS = TESTS / "artifacts"  # screenshots for a person (git-ignored)
 # As root on a closed network: no sandbox, and none of Chromium's own background traffic.
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -20,9 +20,8 @@ from smtpdfix import SMTPDFix
 from feeder.newsletter.smtp import PASSWORD_ENV
 from feeder.schedule import cron_trigger, due_week, latest_slot, week_bounds
 from feeder.storage import open_storage
-
-from .conftest import Site, record, seed_records
-from .test_mailer import NON_ASCII_PASSWORD, auth_mailbox
+from tests.conftest import Site, record, seed_records
+from tests.newsletter.test_mailer import NON_ASCII_PASSWORD, auth_mailbox
 
 
 @pytest.fixture

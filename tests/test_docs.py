@@ -1,5 +1,6 @@
-"""The documentation holds: every test a guarantee names exists, every relative link in the
-README and docs/ leads somewhere, and the generated pages are what their generators write."""
+"""The documentation holds: every test a guarantee names exists, and every test file a page
+names; every relative link in the README and docs/ leads somewhere; and the generated pages
+are what their generators write."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ from feeder.cli import reference
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-# `tests/test_x.py::test_y` names a file and a test; `::test_z` after it, another test in it.
-CITATION = re.compile(r"`(tests/test_\w+\.py)::(test_\w+)`|`::(test_\w+)`")
+# `tests/test_x.py::test_y` (or `tests/folder/test_x.py::test_y`) names a file and a test;
+# `::test_z` after it, another test in it.
+CITATION = re.compile(r"`(tests/(?:\w+/)*test_\w+\.py)::(test_\w+)`|`::(test_\w+)`")
+# Anything in code that looks like a citation, read by CITATION or not.
+LIKE_A_CITATION = re.compile(r"`[^`\n]*::test_[^`\n]*`")
+# A path to a file of the tests, in prose or in code.
+TEST_PATH = re.compile(r"\btests/[\w/.-]*\.py\b")
 FENCED = re.compile(r"^```.*?^```", re.M | re.S)
 # [text](target) and ![alt](target), and <img src="target">; inline code is removed first.
 LINK = re.compile(r"\]\(([^)\s]+)\)|<img [^>]*src=\"([^\"]+)\"")
@@ -27,13 +33,30 @@ def cited_tests(text: str) -> list[tuple[str, str]]:
 
 def test_every_test_a_guarantee_cites_exists() -> None:
     assert len(cited_tests((ROOT / "docs" / "guarantees.md").read_text("utf-8"))) > 50
-    cited = [test for page in PAGES for test in cited_tests(page.read_text("utf-8"))]
+    texts = {page.name: page.read_text("utf-8") for page in PAGES}
+    # A citation CITATION cannot read would go unchecked: each one must be read.
+    unread = [
+        f"{name}: {span}"
+        for name, text in texts.items()
+        for span in LIKE_A_CITATION.findall(text)
+        if not CITATION.fullmatch(span)
+    ]
+    assert unread == []
+    cited = [test for text in texts.values() for test in cited_tests(text)]
     missing = [
         f"{path}::{name}"
         for path, name in cited
-        if not re.search(rf"^def {name}\(", (ROOT / path).read_text(encoding="utf-8"), re.M)
+        if not (ROOT / path).is_file()
+        or not re.search(rf"^def {name}\(", (ROOT / path).read_text(encoding="utf-8"), re.M)
     ]
     assert missing == []
+
+
+def test_every_test_file_the_docs_name_exists() -> None:
+    # The tests' folders mirror the package's: a file that moves must take its mentions along.
+    named = {path for page in PAGES for path in TEST_PATH.findall(page.read_text("utf-8"))}
+    assert len(named) > 20
+    assert sorted(path for path in named if not (ROOT / path).is_file()) == []
 
 
 def prose(page: Path) -> str:

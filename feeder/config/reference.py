@@ -37,7 +37,7 @@ MARKDOWN_INTRO = """\
 # Configuration
 
 <!-- Written by `make docs` from feeder/config/sections.py and feeder/environment.py; \
-tests/test_config.py fails when this page is not what they say. Edit those, not this. -->
+tests/config/test_config.py fails when this page is not what they say. Edit those, not this. -->
 
 feeder reads one TOML file: the one `--config PATH` names, else `$FEEDER_CONFIG`, else \
 `./feeder.toml` in the current folder; without one, every key has its default. Every key is \

@@ -12,7 +12,7 @@ are read as TEXT COLLATE "C" (sorted by code point, as SQLite sorts), BIGINT and
 PRECISION (engine.pg_ddl), so a step means the same on both. Avoid SQLite-only forms
 (INSERT OR REPLACE: use ON CONFLICT; rowid; AUTOINCREMENT; PRAGMA). To add one: write a
 function `_vN(db: Connection)` that runs `_script(db, <the DDL>)`, and append it to
-MIGRATIONS; tests/test_store.py and the PostgreSQL fixtures run it on both engines.
+MIGRATIONS; tests/storage/test_storage.py and the PostgreSQL fixtures run it on both engines.
 """
 
 from __future__ import annotations
