@@ -31,10 +31,10 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-test
 	$(BIN)/pytest
 
-## lint: ruff and mypy, as CI would want them
+## lint: ruff (lint and format) and mypy (strict, on the package), as .ci/run runs them
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check feeder tests benchmarks
-	$(BIN)/ruff format --check feeder tests benchmarks
+	$(BIN)/ruff check feeder tests benchmarks docs
+	$(BIN)/ruff format --check feeder tests benchmarks docs
 	$(BIN)/mypy
 
 ## docs: rewrite the generated pages and feeder.toml from the code (tests fail when they differ)

@@ -45,7 +45,7 @@ from .model import (
 from .newsletter.bounces import BounceReport
 from .newsletter.dkim import Signer, dns_records, load_signer
 from .newsletter.send import SendReport
-from .newsletter.smtp import SmtpFactory
+from .newsletter.smtp import SmtpFactory as SmtpFactory  # for the web front end
 from .scaffold import scaffold
 from .storage import Copied, Storage, copy_state, migrate_storage, open_storage
 from .tokens import Purpose

@@ -90,7 +90,7 @@ def latest_slot(now: datetime, trigger: CronTrigger) -> datetime | None:
     """The newest time at or before `now` that the cron line fires (None if none in a year)."""
     for back in _LOOKBACK:
         slot = None
-        moment = trigger.get_next_fire_time(None, now - back)
+        moment: datetime | None = trigger.get_next_fire_time(None, now - back)
         while moment is not None and moment <= now:
             slot = moment
             moment = trigger.get_next_fire_time(moment, moment + timedelta(seconds=1))

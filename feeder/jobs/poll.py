@@ -25,8 +25,9 @@ from ..classify.correct import corrected
 from ..config import Config, OutputSection
 from ..errors import CorpusError, FeederError
 from ..faults import crash_point
-from ..ingest.corpus import Tail, detect_format
+from ..ingest.corpus import detect_format
 from ..ingest.plan import ReadPlan, corpus_unchanged, plan_read
+from ..ingest.records import Tail
 from ..ingest.workers import FirstLookups, IngestResult, Job, ingest
 from ..model import Change, CorpusFormat, PollAttempt, PollOutcome, PollRecord, PollResult, Tag
 from ..publish import publish
