@@ -18,8 +18,9 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --editable . > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
 	touch $@
 
+# The tests run on SQLite and on PostgreSQL, so they need the postgresql extra too.
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --editable '.[test]' > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
+	$(BIN)/pip install --quiet --editable '.[test,postgresql]' > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
 	touch $@ $(VENV)/.installed-run
 
 ## run: set up, poll the bundled corpus into the SQLite state, preview the newest issue

@@ -19,12 +19,16 @@ from enum import Enum
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
+from ..errors import StateError
+
 if TYPE_CHECKING:
     import psycopg
     import psycopg_pool
 
 # The driver is imported only by a process that opens a PostgreSQL state: on SQLite it would
-# cost every process (the CLI, each poll worker) about 10 MB and a tenth of a second.
+# cost every process (the CLI, each poll worker) about 10 MB and a tenth of a second. It is
+# an extra (feeder[postgresql]), so a SQLite installation may not have it at all.
+DRIVER_MISSING = "PostgreSQL's driver is not installed: pip install 'feeder[postgresql]'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +63,14 @@ SQLITE = Dialect(
 
 @cache
 def postgres() -> Dialect:
-    """PostgreSQL's dialect (its errors are the driver's, so it loads the driver)."""
-    import psycopg  # lazily: see the note on the driver above
-    import psycopg_pool  # lazily: see the note on the driver above
+    """PostgreSQL's dialect (its errors are the driver's, so it loads the driver): the
+    first thing a PostgreSQL state asks for, and a StateError naming the extra to install
+    when the driver is missing."""
+    try:
+        import psycopg  # lazily: see the note on the driver above
+        import psycopg_pool  # lazily: see the note on the driver above
+    except ImportError:
+        raise StateError(DRIVER_MISSING) from None
 
     return Dialect(
         name="postgresql",
@@ -218,6 +227,7 @@ POOL_SIZE = 72
 def pool_for(url: str, timeout: float) -> psycopg_pool.ConnectionPool:
     """One pool per database per process: the web pages' requests and a send's connections
     borrow from it instead of logging in each time."""
+    postgres()  # the driver, or the StateError that names its extra
     import psycopg  # lazily: see the note on the driver above
     import psycopg_pool  # lazily: see the note on the driver above
 

@@ -182,12 +182,16 @@ class PostgresStorage(Members, Labels, Polls, Subscribers, Ledger):
         to run."""
         where = safe_url(url)
         try:
+            dialect = postgres()  # loads the driver, an extra
+        except StateError as exc:
+            raise StateError(f"{where}: {exc}") from None
+        try:
             db = PgConnection(pool_for(url, CONNECT_TIMEOUT), CONNECT_TIMEOUT)
-        except postgres().errors as exc:
+        except dialect.errors as exc:
             raise StateError(
                 f"{where}: cannot connect to the state database: {_first_line(exc)}"
             ) from None
-        storage = cls(db, where, tz, postgres())
+        storage = cls(db, where, tz, dialect)
         storage._url = url
         try:
             if check:

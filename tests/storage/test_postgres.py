@@ -37,7 +37,7 @@ from feeder.newsletter.dispatch import batch_size
 from feeder.storage import SCHEMA_VERSION, open_storage
 from feeder.storage.engine import pg_ddl, to_psycopg
 from feeder.storage.schema import MIGRATIONS
-from tests.conftest import NEWS_POLL, NewsState, Site, dump_tables, state_toml
+from tests.conftest import NEWS_POLL, ROOT, NewsState, Site, dump_tables, state_toml
 from tests.pg import Cluster
 
 
@@ -45,6 +45,10 @@ from tests.pg import Cluster
 def backend() -> str:
     """PostgreSQL here, but where a test says otherwise."""
     return "postgresql"
+
+
+# A server nobody listens on: a test that must fail before connecting names it.
+NOWHERE = "postgresql://feeder@127.0.0.1:1/feeder"
 
 
 def cli(site: Site, *args: str) -> Any:
@@ -75,6 +79,36 @@ def test_a_copy_target_never_holds_a_password_nor_is_the_state_itself(tmp_path: 
     with pytest.raises(StateError, match="that is the state being copied"):
         copy_target(str(tmp_path / "state.db"), tmp_path / "state.db")
     assert copy_target("postgresql://f@h/f", tmp_path / "state.db") == "postgresql://f@h/f"
+
+
+# A process in which PostgreSQL's driver, an extra, is not installed: importing it fails.
+WITHOUT_THE_DRIVER = """
+import sys
+sys.modules["psycopg"] = sys.modules["psycopg_pool"] = None
+from feeder.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("state", "args"),
+    [("url", ["poll"]), ("url", ["status"]), ("path", ["state", "copy", "--to", NOWHERE])],
+    ids=["poll", "status", "state copy --to"],
+)
+def test_without_the_driver_a_postgresql_state_is_one_line_naming_the_extra(
+    tmp_path: Path, state: str, args: list[str]
+) -> None:
+    config = tmp_path / "feeder.toml"
+    config.write_text(state_toml(NOWHERE if state == "url" else tmp_path / "s.db"), "utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_THE_DRIVER, "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    says = "PostgreSQL's driver is not installed: pip install 'feeder[postgresql]'"
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", f"Error: {NOWHERE}: {says}\n")
 
 
 def test_placeholders_are_translated_outside_literals() -> None:

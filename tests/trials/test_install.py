@@ -1,5 +1,6 @@
 """feeder as an installed tool: `feeder init` starts a folder without overwriting anything,
-and a wheel installed into a fresh venv runs init, poll and render outside the repository."""
+and a wheel installed into a fresh venv runs init, poll and render outside the repository,
+and without the postgresql extra names it when a PostgreSQL state is configured."""
 
 from __future__ import annotations
 
@@ -171,17 +172,21 @@ def test_init_defaults_to_the_current_folder_and_needs_no_config(
 # -- The wheel, installed into a fresh venv --------------------------------------------------
 
 
-def run(args: Sequence[str | Path], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a process that must succeed, without this session's feeder settings or paths."""
-    env = {
+def clean_env() -> dict[str, str]:
+    """The environment without this session's feeder settings or paths."""
+    return {
         key: value
         for key, value in os.environ.items()
         if not key.startswith("FEEDER_") and key not in ("PYTHONPATH", "VIRTUAL_ENV")
     }
+
+
+def run(args: Sequence[str | Path], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a process that must succeed, without this session's feeder settings or paths."""
     result = subprocess.run(
         [str(arg) for arg in args],
         cwd=cwd,
-        env=env,
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -256,6 +261,28 @@ def test_the_wheel_installed_in_a_fresh_venv_runs_in_an_empty_folder(tmp_path: P
     assert run([feeder, "poll"], bare).stdout == f"{FIRST_POLL}\n"
     assert "<h1>" in (bare / "out" / "index.html").read_text(encoding="utf-8")
     assert sorted(path.name for path in bare.iterdir()) == ["data", "feeder.toml", "out"]
+
+    # Without the postgresql extra there is no driver, and a PostgreSQL state says which
+    # extra to install, in one line.
+    url = "postgresql://feeder@127.0.0.1:1/feeder"
+    (site / "pg.toml").write_text(f'[state]\nurl = "{url}"\n', "utf-8")
+    no_driver = subprocess.run(
+        [venv / "bin" / "python", "-c", "import psycopg"],
+        env=clean_env(),
+        capture_output=True,
+        timeout=60,
+    )
+    assert no_driver.returncode == 1 and b"No module named 'psycopg'" in no_driver.stderr
+    status = subprocess.run(
+        [feeder, "--config", "pg.toml", "status"],
+        cwd=site,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    says = "PostgreSQL's driver is not installed: pip install 'feeder[postgresql]'"
+    assert (status.returncode, status.stderr) == (1, f"Error: {url}: {says}\n")
 
     # Shown with -rP or on failure: how long the install takes on this machine.
     print(
