@@ -1,6 +1,7 @@
 """The shape of the code: no import circles, project imports at module level, third-party
 builders only at the edge, front ends that go through the facade, jobs that see only the
-store protocols, no two modules of one name, and each store method documented once."""
+store protocols, no two modules of one name, none over 500 lines, and each store method
+documented once."""
 
 from __future__ import annotations
 
@@ -229,6 +230,17 @@ def test_no_two_modules_below_the_front_ends_share_a_name() -> None:
             continue
         seen.setdefault(name.rpartition(".")[2], []).append(name)
     assert {short: names for short, names in seen.items() if len(names) > 1} == {}
+
+
+MAX_LINES = 500  # issue 23: past this a module holds more than one job (ingest/corpus.py: 935)
+
+
+def test_no_module_is_over_500_lines() -> None:
+    lines = {
+        name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in MODULES.items()
+    }
+    assert max(lines.values()) > 300  # the count sees the modules
+    assert {name: n for name, n in lines.items() if n > MAX_LINES} == {}
 
 
 def _store_methods() -> dict[str, set[str]]:
