@@ -323,6 +323,38 @@ def test_a_dead_runs_untried_rows_are_taken_over_once_its_claim_expires(news: Ne
         b.close()
 
 
+def test_two_runs_settle_their_batches_at_the_same_time(news: NewsState) -> None:
+    # A run locks only its own batch's rows to settle them. It used to lock every row other
+    # runs held, so two runs settling at once each waited for the other: a deadlock, one
+    # run in three or four of test_two_senders_share_an_issue_… below.
+    frozen(news)
+    a, b = news.store, news.store.another()
+    try:
+        with a.transaction():
+            mine, _ = a.claim_batch(W05, 3, LATER)
+        with b.transaction():
+            theirs, _ = b.claim_batch(W05, 3, LATER)
+        assert all(a.start_delivery(W05, r.email, LATER) for r in mine)
+        assert all(b.start_delivery(W05, r.email, LATER) for r in theirs)
+        settled = threading.Event()
+
+        def settle_mine() -> None:
+            with a.transaction():
+                a.settle_batch(W05, [(r.email, DeliveryStatus.SENT, None) for r in mine], LATER, 3)
+            settled.set()
+
+        with b.transaction():  # b settles its batch and has not committed yet
+            b.settle_batch(W05, [(r.email, DeliveryStatus.SENT, None) for r in theirs], LATER, 3)
+            other = threading.Thread(target=settle_mine)
+            other.start()
+            without_waiting = settled.wait(timeout=10)
+        other.join(timeout=30)
+        assert without_waiting, "settling one batch waited for another run's open settle"
+        assert a.delivery_counts(W05) == {DeliveryStatus.SENT: len(READERS)}
+    finally:
+        b.close()
+
+
 class Sink:
     """An SMTP server on 127.0.0.1 that counts the copies each recipient gets."""
 
