@@ -116,11 +116,17 @@ class Site:
         return self.config.state.location
 
     def write_corpus(self, records: Sequence[Any]) -> None:
-        self.corpus.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+        self.put_corpus(json.dumps(records, ensure_ascii=False))
 
     def write_jsonl(self, records: Sequence[Any]) -> None:
-        lines = (json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        self.corpus.write_text("".join(lines), encoding="utf-8")
+        self.put_corpus("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+    def put_corpus(self, text: str) -> None:
+        """Replace the corpus file at once, as a careful exporter does: a daemon watching it
+        sees the old bytes or the new, never the empty file a truncating write passes by."""
+        spare = self.corpus.with_name(self.corpus.name + ".new")
+        spare.write_text(text, encoding="utf-8")
+        os.replace(spare, self.corpus)
 
 
 @pytest.fixture
